@@ -1,0 +1,172 @@
+"""Real labelled image data as in-memory tensors: embedded digits, Fashion-MNIST, ImageFolder.
+
+Training and evaluation work on small image sets (at most a few hundred MB as float),
+so the sources are read once into ``[N, C, H, W]`` float tensors in [0, 1].
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from synthaug.utils.atomic import atomic_file
+
+logger = logging.getLogger(__name__)
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+DEFAULT_DATA_ROOT = Path("~/.cache/synthaug").expanduser()
+FASHION_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+@dataclass
+class LabelledImages:
+    """Images ``[N, C, H, W]`` float in [0, 1] with int64 labels ``[N]``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4 or len(self.images) != len(self.labels):
+            raise ValueError(f"images must be [N, C, H, W] with one label each, got {tuple(self.images.shape)} and {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def as_dataset(self) -> torch.utils.data.TensorDataset:
+        return torch.utils.data.TensorDataset(self.images, self.labels)
+
+
+@dataclass
+class RealData:
+    """A train/test split of one labelled image source."""
+
+    name: str
+    train: LabelledImages
+    test: LabelledImages
+    class_names: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return (f"RealData({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
+                f"image_shape={self.image_shape}, classes={self.num_classes})")
+
+
+def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+
+
+def _stratified_split(images: torch.Tensor, labels: torch.Tensor, test_fraction: float, seed: int) -> tuple[LabelledImages, LabelledImages]:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    train_idx, test_idx = train_test_split(idx, test_size=test_fraction, stratify=labels.numpy(), random_state=seed)
+    train_idx, test_idx = torch.from_numpy(np.sort(train_idx)), torch.from_numpy(np.sort(test_idx))
+    return LabelledImages(images[train_idx], labels[train_idx]), LabelledImages(images[test_idx], labels[test_idx])
+
+
+def load_digits_data(image_size: int = 16, test_fraction: float = 0.25, seed: int = 0) -> RealData:
+    """scikit-learn's embedded 8x8 digits (1,797 images), resized to ``image_size``, split stratified."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    train, test = _stratified_split(_resize(images, image_size), labels, test_fraction, seed)
+    return RealData("digits", train, test, [str(c) for c in bunch.target_names])
+
+
+def prepare_fashion_mnist(root: str | Path = DEFAULT_DATA_ROOT) -> Path:
+    """Make sure ``root/FashionMNIST/raw`` holds the four IDX files torchvision reads.
+
+    Uses files already there, else decompresses the Debian package ``dataset-fashion-mnist``
+    from ``/usr/share/datasets/fashion-mnist``. Never downloads.
+    """
+    root = Path(root).expanduser()
+    raw = root / "FashionMNIST" / "raw"
+    missing = [n for n in FASHION_MNIST_FILES if not (raw / n).is_file()]
+    if not missing:
+        return root
+    if all((DEBIAN_FASHION_MNIST / f"{n}.gz").is_file() for n in missing):
+        logger.info("decompressing Fashion-MNIST from %s into %s", DEBIAN_FASHION_MNIST, raw)
+        for name in missing:
+            with gzip.open(DEBIAN_FASHION_MNIST / f"{name}.gz", "rb") as src, atomic_file(raw / name) as tmp:
+                with open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        return root
+    raise FileNotFoundError(
+        f"Fashion-MNIST files {missing} not found in {raw}. Either install the Debian package "
+        f"(apt-get install dataset-fashion-mnist; its files in {DEBIAN_FASHION_MNIST} are found "
+        f"automatically), or, on a machine with network access, run "
+        f"torchvision.datasets.FashionMNIST({str(root)!r}, download=True)"
+    )
+
+
+def load_fashion_mnist_data(root: str | Path = DEFAULT_DATA_ROOT, image_size: int = 28) -> RealData:
+    """Fashion-MNIST's official 60,000/10,000 split through ``torchvision.datasets.FashionMNIST``."""
+    from torchvision.datasets import FashionMNIST
+
+    root = prepare_fashion_mnist(root)
+    parts = []
+    for train in (True, False):
+        ds = FashionMNIST(str(root), train=train, download=False)
+        # .data/.targets are the decoded uint8 arrays: no per-item PIL round trip.
+        images = ds.data.unsqueeze(1).float().div_(255.0)
+        parts.append(LabelledImages(_resize(images, image_size), ds.targets.long()))
+    return RealData("fashion-mnist", parts[0], parts[1], list(FashionMNIST.classes))
+
+
+def load_image_folder_data(
+    path: str | Path, image_size: int = 32, channels: int = 3, test_fraction: float = 0.2, seed: int = 0
+) -> RealData:
+    """An ``ImageFolder`` tree (``root/<class>/<image>``), resized square and split stratified."""
+    from torchvision import transforms
+    from torchvision.datasets import ImageFolder
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3 for an image folder, got {channels}")
+    mode = "L" if channels == 1 else "RGB"
+    ds = ImageFolder(str(path), transform=transforms.Compose([
+        transforms.Lambda(lambda im: im.convert(mode)),
+        transforms.Resize((image_size, image_size)),
+        transforms.ToTensor(),
+    ]))
+    images = torch.stack([ds[i][0] for i in range(len(ds))])
+    labels = torch.tensor(ds.targets, dtype=torch.long)
+    train, test = _stratified_split(images, labels, test_fraction, seed)
+    return RealData(Path(path).name, train, test, list(ds.classes))
+
+
+def load_real_data(
+    name: str, *, data_root: str | Path = DEFAULT_DATA_ROOT, image_size: int | None = None,
+    channels: int | None = None, seed: int = 0,
+) -> RealData:
+    """Resolve a ``--data`` value: ``"digits"``, ``"fashion-mnist"`` or an ImageFolder path."""
+    if name == "digits":
+        return load_digits_data(image_size or 16, seed=seed)
+    if name in ("fashion-mnist", "fashion_mnist", "fmnist"):
+        return load_fashion_mnist_data(data_root, image_size or 28)
+    if os.path.isdir(name):
+        return load_image_folder_data(name, image_size or 32, channels or 3, seed=seed)
+    raise ValueError(f"data must be 'digits', 'fashion-mnist' or an ImageFolder directory, got {name!r} (not a directory)")

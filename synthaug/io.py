@@ -1,0 +1,31 @@
+"""Public loading entry point for saved bundles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from synthaug.generators.base import ConditionalGenerator
+from synthaug.generators.bundle import read_bundle
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> ConditionalGenerator:
+    """Load a generator bundle directory written by ``save_pretrained`` or ``synthaug train``.
+
+    Never executes code from the bundle: ``config.json`` is validated JSON and the weights
+    are safetensors. Errors (:class:`synthaug.BundleError`, a ``ValueError``) name the file
+    and the key at fault.
+
+    Args:
+        path: the bundle directory.
+        device: where to put the model (default CPU).
+
+    Returns:
+        The generator in eval mode, e.g. a :class:`~synthaug.ConditionalGAN`.
+
+    Example:
+        >>> gen = synthaug.load("runs/demo/cgan")
+        >>> images = gen.sample(torch.tensor([0, 1, 2]), generator=torch.Generator().manual_seed(0))
+    """
+    return read_bundle(path, device=device)

@@ -1,0 +1,178 @@
+"""The shared training engine: batching, seeding, logging, sample grids, loss curves, bundle.
+
+A family-specific trainer subclasses :class:`Trainer` and fills in two hooks:
+``configure_optimizers`` and ``training_step``. The engine owns everything else, so every
+family logs, plots and saves the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from tqdm.auto import tqdm
+
+from synthaug.data.real import LabelledImages
+from synthaug.generators.base import ConditionalGenerator
+from synthaug.viz import save_generator_grid, save_loss_curves
+
+logger = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.jsonl"
+
+
+@dataclass
+class TrainingConfig:
+    """Knobs shared by every trainer. ``lr=None`` picks the family's default."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float | None = None
+    seed: int = 0
+    device: str = "cpu"
+    log_every: int = 20
+    sample_every: int = 1
+    samples_per_class: int = 8
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every", "samples_per_class"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, int) or self.sample_every < 0:
+            raise ValueError(f"sample_every must be an int >= 0 (0: only at the end), got {self.sample_every!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1):
+            raise ValueError(f"lr must be a float in (0, 1), got {self.lr!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"device must be a torch device string such as 'cpu' or 'cuda', got {self.device!r}") from e
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` produced: the bundle directory and the logged history."""
+
+    out_dir: Path
+    steps: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def final_losses(self) -> dict[str, float]:
+        return {k: v for k, v in (self.history[-1] if self.history else {}).items() if k.startswith("loss")}
+
+
+class Trainer:
+    """Base trainer. Subclasses set ``model_class``/``default_lr`` and implement the hooks.
+
+    Args:
+        model: the generator to train (trained in place).
+        out_dir: run directory; receives the bundle (``config.json`` + ``model.safetensors``),
+            ``metrics.jsonl``, ``samples/epoch_NNN.png`` and ``loss_curves.png``.
+        config: a :class:`TrainingConfig`; keyword overrides are applied on top.
+    """
+
+    model_class: ClassVar[type[ConditionalGenerator]] = ConditionalGenerator
+    default_lr: ClassVar[float] = 1e-3
+
+    def __init__(self, model: ConditionalGenerator, out_dir: str | Path, config: TrainingConfig | None = None, **overrides: Any):
+        if not isinstance(model, self.model_class):
+            raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
+        self.config = TrainingConfig(**{**asdict(config or TrainingConfig()), **overrides})
+        self.device = torch.device(self.config.device)
+        self.model = model.to(self.device)
+        self.out_dir = Path(out_dir)
+        self.lr = self.config.lr or self.default_lr
+        # One generator for every random draw of training (noise, batches), so a seed
+        # reproduces a run without touching torch's global RNG.
+        self.rng = torch.Generator(device=self.device).manual_seed(self.config.seed)
+        self.optimizers = self.configure_optimizers()
+
+    # -- hooks -------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def training_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One update from a batch (images in [0, 1]); returns detached scalar losses."""
+        raise NotImplementedError
+
+    # -- engine ------------------------------------------------------------------------
+    def check_data(self, data: LabelledImages) -> None:
+        """Fail before any training if the data cannot fit this model."""
+        if not isinstance(data, LabelledImages):
+            raise TypeError(f"data must be a LabelledImages (images + labels), got {type(data).__name__}")
+        if len(data) == 0:
+            raise ValueError("data is empty")
+        if tuple(data.images.shape[1:]) != self.model.image_shape:
+            raise ValueError(
+                f"data images have shape {tuple(data.images.shape[1:])} but the model makes {self.model.image_shape}; "
+                "build the model with matching channels/image_size"
+            )
+        low, high = float(data.images.min()), float(data.images.max())
+        if low < 0 or high > 1:
+            raise ValueError(f"data images must be floats in [0, 1], got values in [{low:.3g}, {high:.3g}]")
+        labels = data.labels
+        if labels.dtype != torch.int64 or int(labels.min()) < 0 or int(labels.max()) >= self.model.num_classes:
+            raise ValueError(f"data labels must be int64 in [0, {self.model.num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]")
+
+    def _batches(self, num_items: int) -> list[torch.Tensor]:
+        order = torch.randperm(num_items, generator=self.rng, device=self.device)
+        size = min(self.config.batch_size, num_items)
+        # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
+        # permutation covers those items.
+        return [order[i : i + size] for i in range(0, num_items - size + 1, size)]
+
+    def _save_grid(self, name: str) -> None:
+        save_generator_grid(self.model, self.out_dir / "samples" / name, per_class=self.config.samples_per_class,
+                            seed=self.config.seed, title=f"{self.model.model_type} {name[:-4]}")
+
+    def fit(self, data: LabelledImages) -> TrainResult:
+        """Train for ``config.epochs`` epochs on ``data`` and write the run directory."""
+        self.check_data(data)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        images, labels = data.images.to(self.device), data.labels.to(self.device)
+        steps_per_epoch = len(self._batches(len(data)))
+        total = steps_per_epoch * self.config.epochs
+        history: list[dict[str, float]] = []
+        sums: dict[str, torch.Tensor] = {}
+        count, step, start = 0, 0, time.perf_counter()
+        self.model.train()
+        with open(self.out_dir / METRICS_NAME, "w", encoding="utf-8") as log, tqdm(
+            total=total, desc=f"train {self.model.model_type}", unit="step", disable=not self.config.progress, leave=False
+        ) as bar:
+            for epoch in range(1, self.config.epochs + 1):
+                for index in self._batches(len(data)):
+                    losses = self.training_step(images[index], labels[index])
+                    for key, value in losses.items():
+                        sums[key] = sums.get(key, 0.0) + value
+                    count += 1
+                    step += 1
+                    bar.update(1)
+                    if step % self.config.log_every == 0 or step == total:
+                        # .item() only here: one host sync per log interval, not per step.
+                        record = {"step": step, "epoch": epoch, "seconds": round(time.perf_counter() - start, 3)}
+                        record.update({k: round(float(v) / count, 5) for k, v in sums.items()})
+                        history.append(record)
+                        log.write(json.dumps(record) + "\n")
+                        log.flush()
+                        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.startswith("loss")})
+                        sums, count = {}, 0
+                if self.config.sample_every and epoch % self.config.sample_every == 0:
+                    self._save_grid(f"epoch_{epoch:03d}.png")
+        seconds = time.perf_counter() - start
+        self.model.eval()
+        if not self.config.sample_every:
+            self._save_grid(f"epoch_{self.config.epochs:03d}.png")
+        save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
+        self.model.save_pretrained(self.out_dir)
+        logger.info("trained %s for %d steps in %.1fs; bundle at %s", self.model.model_type, step, seconds, self.out_dir)
+        return TrainResult(self.out_dir, step, seconds, history)

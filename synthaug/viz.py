@@ -1,0 +1,94 @@
+"""Pictures people would rather look at than read: labelled sample grids and loss curves.
+
+Uses matplotlib's object-oriented ``Figure`` API (no pyplot, no global backend state),
+so importing synthaug never changes the caller's matplotlib setup.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import torch
+from torchvision.utils import make_grid
+
+from synthaug.generators.base import GeneratorProtocol
+from synthaug.utils.atomic import atomic_file
+
+
+def _save_figure(figure, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    return path
+
+
+def class_grid_labels(num_classes: int, per_class: int) -> torch.Tensor:
+    """Labels for a grid with one row per class: ``[0]*per_class + [1]*per_class + ...``."""
+    return torch.arange(num_classes).repeat_interleave(per_class)
+
+
+def save_image_grid(
+    images: torch.Tensor, per_row: int, path: str | Path, row_labels: Sequence[str] | None = None, title: str | None = None
+) -> Path:
+    """Save images ``[N, C, H, W]`` in [0, 1] as a PNG grid, ``per_row`` per row, rows labelled."""
+    from matplotlib.figure import Figure
+
+    if images.dim() != 4:
+        raise ValueError(f"images must be [N, C, H, W], got shape {tuple(images.shape)}")
+    pad = 1
+    grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=per_row, padding=pad, pad_value=1.0)
+    rows = -(-len(images) // per_row)
+    cell = images.shape[-2] + pad
+    figure = Figure(figsize=(max(3.0, 0.45 * per_row + 1.2), max(2.0, 0.45 * rows + 0.6)))
+    axes = figure.add_subplot()
+    axes.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    axes.set_xticks([])
+    if row_labels is not None:
+        axes.set_yticks([pad + cell * r + cell / 2 - 0.5 for r in range(rows)])
+        axes.set_yticklabels(list(row_labels)[:rows], fontsize=8)
+    else:
+        axes.set_yticks([])
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    if title:
+        axes.set_title(title, fontsize=9)
+    return _save_figure(figure, path)
+
+
+def save_generator_grid(
+    generator: GeneratorProtocol, path: str | Path, per_class: int = 8, seed: int = 0, title: str | None = None
+) -> Path:
+    """Sample ``per_class`` images of every class and save them as a grid (rows = classes)."""
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    labels = class_grid_labels(generator.num_classes, per_class)
+    images = generator.sample(labels, generator=torch.Generator().manual_seed(seed))
+    names = generator.class_names or [str(c) for c in range(generator.num_classes)]
+    return save_image_grid(images, per_class, path, row_labels=names, title=title)
+
+
+def save_loss_curves(records: Iterable[Mapping[str, float]], path: str | Path, title: str | None = None) -> Path:
+    """Plot every ``loss*`` field of metric records (dicts with a ``step``) against step."""
+    from matplotlib.figure import Figure
+
+    series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for record in records:
+        for key, value in record.items():
+            if key.startswith("loss"):
+                series[key][0].append(record["step"])
+                series[key][1].append(value)
+    if not series:
+        raise ValueError("no loss values to plot: records have no 'loss*' fields")
+    figure = Figure(figsize=(3.2 * len(series), 2.6))
+    for i, (key, (steps, values)) in enumerate(sorted(series.items())):
+        axes = figure.add_subplot(1, len(series), i + 1)
+        axes.plot(steps, values, linewidth=1)
+        axes.set_title(key, fontsize=9)
+        axes.set_xlabel("step", fontsize=8)
+        axes.tick_params(labelsize=7)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save_figure(figure, path)

@@ -45,8 +45,27 @@ class LabelledImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def as_dataset(self) -> torch.utils.data.TensorDataset:
-        return torch.utils.data.TensorDataset(self.images, self.labels)
+    def as_dataset(self) -> "LabelledImagesDataset":
+        """A map-style Dataset of ``(image tensor, int label)``, like torchvision's datasets."""
+        return LabelledImagesDataset(self)
+
+
+class LabelledImagesDataset(torch.utils.data.Dataset):
+    """``(image [C, H, W] float in [0, 1], int label)`` items over a :class:`LabelledImages`.
+
+    Labels are Python ints, as torchvision datasets and :class:`~synthaug.SyntheticDataset`
+    return them, so the two concatenate and collate together.
+    """
+
+    def __init__(self, data: LabelledImages):
+        self.data = data
+        self.targets = data.labels.tolist()
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.data.images[index], self.targets[index]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from synthaug.generators import (
     wrap,
 )
 from synthaug.io import load
+from synthaug import viz  # noqa: E402  (synthaug.viz.save_image_grid etc.)
 
 __all__ = [
     "BundleError",
@@ -34,6 +35,7 @@ __all__ = [
     "__version__",
     "available_generators",
     "load",
+    "viz",
     "register_generator",
     "wrap",
 ]

@@ -182,7 +182,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise ValueError(f"--out must end in .png (grid) or .npz (arrays), got {str(args.out)!r}")
     gen = load(args.bundle, device=args.device)
     if suffix == ".png":
-        save_generator_grid(gen, args.out, per_class=args.per_class, seed=args.seed)
+        save_generator_grid(gen, args.out, per_class=args.per_class, seed=args.seed, truncation=args.truncation)
         print(f"wrote a {gen.num_classes} x {args.per_class} sample grid to {args.out}")
         return
     from synthaug.data.synthetic import SyntheticDataset

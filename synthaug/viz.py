@@ -58,13 +58,18 @@ def save_image_grid(
 
 
 def save_generator_grid(
-    generator: GeneratorProtocol, path: str | Path, per_class: int = 8, seed: int = 0, title: str | None = None
+    generator: GeneratorProtocol, path: str | Path, per_class: int = 8, seed: int = 0, title: str | None = None,
+    truncation: float = 1.0,
 ) -> Path:
-    """Sample ``per_class`` images of every class and save them as a grid (rows = classes)."""
+    """Sample ``per_class`` images of every class and save them as a grid (rows = classes).
+
+    ``truncation`` is forwarded to synthaug generators' ``sample`` when it is not 1.
+    """
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise ValueError(f"per_class must be a positive int, got {per_class!r}")
     labels = class_grid_labels(generator.num_classes, per_class)
-    images = generator.sample(labels, generator=torch.Generator().manual_seed(seed))
+    kwargs = {"truncation": truncation} if truncation != 1.0 else {}
+    images = generator.sample(labels, generator=torch.Generator().manual_seed(seed), **kwargs)
     names = generator.class_names or [str(c) for c in range(generator.num_classes)]
     return save_image_grid(images, per_class, path, row_labels=names, title=title)
 

@@ -11,7 +11,7 @@ import torch
 from torchvision.datasets import VisionDataset
 from torchvision.transforms.functional import to_pil_image
 
-from synthaug.generators.base import GeneratorProtocol
+from synthaug.generators.base import GeneratorProtocol, check_truncation
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class SyntheticDataset(VisionDataset):
         self.image_type = image_type
         self.chunk_size = _check_positive_int("chunk_size", chunk_size)
         self.cache_chunks = _check_positive_int("cache_chunks", cache_chunks)
-        self.truncation = truncation
+        self.truncation = check_truncation(truncation)
         names = getattr(generator, "class_names", None)
         self.class_counts = resolve_class_counts(num_samples, class_counts, generator.num_classes, names)
         self.classes = list(names) if names else [str(c) for c in range(generator.num_classes)]
@@ -142,9 +142,17 @@ class SyntheticDataset(VisionDataset):
         """All labels in item order (computed on demand: 8 bytes per item)."""
         return torch.repeat_interleave(torch.arange(len(self.class_counts)), torch.tensor(self.class_counts))
 
+    def _check_index(self, index: Any) -> int:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} samples")
+        return int(index) % n
+
     def label_of(self, index: int) -> int:
-        """The class of item ``index`` without generating it."""
-        return int(np.searchsorted(self._boundaries, index, side="right"))
+        """The class of item ``index`` (negative counts from the end) without generating it."""
+        return int(np.searchsorted(self._boundaries, self._check_index(index), side="right"))
 
     def _chunk_labels(self, chunk: int) -> torch.Tensor:
         start = chunk * self.chunk_size
@@ -156,7 +164,15 @@ class SyntheticDataset(VisionDataset):
         labels = self._chunk_labels(chunk)
         rng = torch.Generator().manual_seed(_chunk_seed(self.seed, chunk))
         kwargs = {"truncation": self.truncation} if self.truncation != 1.0 else {}
-        images = self.generator.sample(labels, generator=rng, **kwargs).detach().to("cpu", torch.float32)
+        # CPU kernels round differently with different thread counts, and DataLoader workers
+        # run with one thread: generating with one thread everywhere keeps item i the same
+        # bytes whatever num_workers is.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            images = self.generator.sample(labels, generator=rng, **kwargs).detach().to("cpu", torch.float32)
+        finally:
+            torch.set_num_threads(threads)
         if self.image_type == "tensor":
             return images
         # Quantise once per chunk; PIL and numpy items are uint8 like real image files.
@@ -174,12 +190,7 @@ class SyntheticDataset(VisionDataset):
         return images
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for a dataset of {n} samples")
-        index = int(index) % n
+        index = self._check_index(index)
         chunk, offset = divmod(index, self.chunk_size)
         image = self._chunk(chunk)[offset]
         if self.image_type == "pil":

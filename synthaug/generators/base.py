@@ -52,6 +52,13 @@ def check_generator(generator: Any) -> torch.Generator | None:
     return generator
 
 
+def check_truncation(truncation: Any) -> float:
+    """Validate a latent temperature: a number in (0, 2]."""
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0 < truncation <= 2:
+        raise ValueError(f"truncation must be a float in (0, 2], got {truncation!r}")
+    return float(truncation)
+
+
 class ConditionalGenerator(nn.Module):
     """Base for synthaug's class-conditional generators.
 
@@ -136,15 +143,17 @@ class ConditionalGenerator(nn.Module):
         """
         labels = check_labels(labels, self.num_classes)
         check_generator(generator)
-        if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0 < truncation <= 2:
-            raise ValueError(f"truncation must be a float in (0, 2], got {truncation!r}")
-        was_training = self.training
-        self.eval()  # BatchNorm must use running statistics, whatever mode the caller left
+        check_truncation(truncation)
+        # BatchNorm must use running statistics whatever mode the caller left; remember each
+        # submodule's own mode, since a wrapped user module may be in eval inside a training wrapper.
+        modes = [(module, module.training) for module in self.modules()]
+        self.eval()
         try:
             z = self.sample_latent(len(labels), generator, truncation)
             images = self.generate(z, labels.to(self.device))
         finally:
-            self.train(was_training)
+            for module, mode in modes:
+                module.training = mode
         return images.clamp_(0.0, 1.0)
 
     # -- persistence -------------------------------------------------------------------

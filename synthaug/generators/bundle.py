@@ -52,7 +52,9 @@ def write_bundle(model: ConditionalGenerator, path: str | Path) -> Path:
         raise ValueError(f"path {str(path)!r} exists and is not a directory")
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     with atomic_file(path / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", "model_type": model.model_type})
+        # One metadata key only: safetensors writes several in an unstable order, and the
+        # checksum below should be the same for the same weights.
+        save_file(state, str(tmp), metadata={"format": "pt"})
         checksum = _sha256(tmp)
     document = {
         "format_version": FORMAT_VERSION,
@@ -91,6 +93,8 @@ def read_config(path: str | Path) -> dict[str, Any]:
             raise BundleError(f"{config_path}: missing required key {key!r}")
         if not isinstance(document[key], kind) or isinstance(document[key], bool):
             raise BundleError(f"{config_path}: key {key!r} must be {kind.__name__}, got {type(document[key]).__name__}")
+    if document["format_version"] < 1:
+        raise BundleError(f"{config_path}: key 'format_version' must be >= 1, got {document['format_version']}")
     if document["format_version"] > FORMAT_VERSION:
         raise BundleError(
             f"{config_path}: bundle format_version {document['format_version']} is newer than this synthaug "
@@ -113,7 +117,10 @@ def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> Conditi
     path = Path(path)
     document = read_config(path)
     cls = get_generator_class(document["model_type"])
-    model = cls(**document["config"])
+    # Build on the meta device: no memory and no random init (which would advance the
+    # caller's global RNG); the file's tensors are then assigned as the parameters.
+    with torch.device("meta"):
+        model = cls(**document["config"])
     weights_path = path / WEIGHTS_NAME
     if not weights_path.is_file():
         raise BundleError(f"{weights_path}: file not found")
@@ -139,5 +146,5 @@ def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> Conditi
             f"{weights_path}: SHA-256 does not match weights_sha256 in {CONFIG_NAME}; the bundle was "
             "modified or its save was interrupted: save it again"
         )
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=True)
     return model.to(device).eval()

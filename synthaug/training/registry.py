@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from synthaug.utils.registry import Registry
 
-_TRAINERS: dict[str, type] = {}
-T = TypeVar("T", bound=type)
+TRAINERS = Registry("trainable model type")
 
-
-def register_trainer(name: str) -> Callable[[T], T]:
-    """Class decorator: the trainer for generators registered as ``name``."""
-
-    def decorator(cls: T) -> T:
-        _TRAINERS[name] = cls
-        return cls
-
-    return decorator
-
-
-def get_trainer_class(name: str) -> type:
-    try:
-        return _TRAINERS[name]
-    except KeyError:
-        raise ValueError(f"no trainer for model type {name!r}; trainable model types: {', '.join(available_trainers())}") from None
-
-
-def available_trainers() -> list[str]:
-    return sorted(_TRAINERS)
+register_trainer = TRAINERS.register
+get_trainer_class = TRAINERS.get
+available_trainers = TRAINERS.names

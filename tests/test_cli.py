@@ -1,0 +1,210 @@
+"""The command line, end to end in a real process where it matters and in-process where cheaper.
+
+Bad input must exit with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import synthaug
+from synthaug.cli import main
+
+SUBCOMMANDS = ("demo", "train", "sample", "info")
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synthaug", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_one_line_error(stderr: str, *expected: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected a one-line error, got:\n{stderr}"
+    assert "Traceback" not in stderr
+    assert "error" in lines[0]
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+def main_exit_code(argv: list[str]) -> int:
+    """Run the CLI in-process; return its exit status (0 when main returns normally)."""
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+
+
+@pytest.fixture(scope="module")
+def cli_bundle(tmp_path_factory, image_folder_factory) -> Path:
+    """``synthaug train cgan`` run in a real process on a tiny ImageFolder; the bundle it wrote."""
+    root = tmp_path_factory.mktemp("cli")
+    folder = image_folder_factory(root / "folder")
+    out = root / "run"
+    result = run_cli("train", "cgan", "--data", folder, "--image-size", "8", "--channels", "1", "--epochs", "2",
+                     "--width", "8", "--latent-dim", "8", "--out", out, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(out) in result.stdout
+    return out
+
+
+# -- help ---------------------------------------------------------------------------------------
+
+def test_help_in_a_real_process():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in SUBCOMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_subcommand_help(command, capsys):
+    assert main_exit_code([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert f"synthaug {command}" in out
+    assert "--" in out
+
+
+def test_version(capsys):
+    assert main_exit_code(["--version"]) == 0
+    assert synthaug.__version__ in capsys.readouterr().out
+
+
+def test_no_command_is_an_error(capsys):
+    assert main_exit_code([]) == 2
+    assert_one_line_error(capsys.readouterr().err)
+
+
+# -- train, sample, info ------------------------------------------------------------------------
+
+def test_train_writes_a_run_directory(cli_bundle):
+    for name in ("config.json", "model.safetensors", "metrics.jsonl", "loss_curves.png"):
+        assert (cli_bundle / name).is_file(), name
+    assert sorted(p.name for p in (cli_bundle / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
+    model = synthaug.load(cli_bundle)
+    assert model.model_type == "cgan"
+    assert model.image_shape == (1, 8, 8)
+    assert model.class_names == ["cat", "dog"]
+    assert model.latent_dim == 8 and model.config["width"] == 8
+
+
+def test_sample_png(cli_bundle, tmp_path, capsys):
+    out = tmp_path / "g.png"
+    assert main_exit_code(["sample", cli_bundle, "--out", out, "--per-class", "3"]) == 0
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size[0] > 0
+    assert str(out) in capsys.readouterr().out
+
+
+def test_sample_npz(cli_bundle, tmp_path):
+    out = tmp_path / "s.npz"
+    assert main_exit_code(["sample", cli_bundle, "--out", out, "--num-samples", "12", "--seed", "3"]) == 0
+    with np.load(out) as arrays:
+        images, labels, names = arrays["images"], arrays["labels"], arrays["class_names"]
+    assert images.shape == (12, 8, 8, 1) and images.dtype == np.uint8
+    assert labels.shape == (12,) and labels.dtype == np.int64
+    assert np.bincount(labels).tolist() == [6, 6]
+    assert names.tolist() == ["cat", "dog"]
+    # The same items SyntheticDataset gives for that seed.
+    ds = synthaug.SyntheticDataset(synthaug.load(cli_bundle), 12, seed=3, image_type="numpy")
+    assert np.array_equal(images, np.stack([ds[i][0] for i in range(12)]))
+    assert np.array_equal(labels, ds.targets.numpy())
+
+
+def test_sample_npz_in_a_real_process_is_reproducible(cli_bundle, tmp_path):
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    result = run_cli("sample", cli_bundle, "--out", first, "--num-samples", "12")
+    assert result.returncode == 0, result.stderr
+    assert main_exit_code(["sample", cli_bundle, "--out", second, "--num-samples", "12"]) == 0
+    with np.load(first) as a, np.load(second) as b:
+        assert np.array_equal(a["images"], b["images"]) and np.array_equal(a["labels"], b["labels"])
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sample_truncation(cli_bundle, tmp_path):
+    plain, cooled = tmp_path / "plain.npz", tmp_path / "cooled.npz"
+    assert main_exit_code(["sample", cli_bundle, "--out", plain, "--num-samples", "4"]) == 0
+    assert main_exit_code(["sample", cli_bundle, "--out", cooled, "--num-samples", "4", "--truncation", "0.5"]) == 0
+    with np.load(plain) as a, np.load(cooled) as b:
+        assert not np.array_equal(a["images"], b["images"])
+
+
+def test_info_json(cli_bundle, capsys):
+    assert main_exit_code(["info", cli_bundle, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model_type"] == "cgan"
+    assert info["num_classes"] == 2
+    assert info["class_names"] == ["cat", "dog"]
+    assert info["image_shape"] == [1, 8, 8]
+    assert info["latent_dim"] == 8
+    assert info["parameters"] == sum(p.numel() for p in synthaug.load(cli_bundle).parameters())
+    assert info["config"]["width"] == 8
+
+
+def test_info_text(cli_bundle, capsys):
+    assert main_exit_code(["info", cli_bundle]) == 0
+    out = capsys.readouterr().out
+    assert "model_type" in out and "cgan" in out
+    assert "parameters" in out
+
+
+# -- bad input: status 2, one line, no traceback ------------------------------------------------
+
+def test_bad_value_in_a_real_process(image_folder, tmp_path):
+    result = run_cli("train", "cgan", "--data", image_folder, "--epochs", "0", "--out", tmp_path / "run")
+    assert result.returncode == 2
+    assert_one_line_error(result.stderr, "--epochs")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "cgan", "--data", "{folder}", "--epochs", "0", "--out", "{tmp}/run"], "--epochs"),
+    (["train", "cgan", "--data", "{folder}", "--epochs", "two", "--out", "{tmp}/run"], "--epochs"),
+    (["train", "cgan", "--data", "{folder}", "--out", "{tmp}/run", "--lr", "-1"], "--lr"),
+    (["train", "gpt", "--data", "{folder}", "--out", "{tmp}/run"], "gpt"),
+    (["train", "cgan", "--out", "{tmp}/run"], "--data"),
+    (["train", "cgan", "--data", "{tmp}/missing", "--out", "{tmp}/run"], "missing"),
+    (["train", "cvae", "--data", "{folder}", "--image-size", "10", "--out", "{tmp}/run", "--no-progress"], "image_size"),
+    (["sample", "{tmp}/missing", "--out", "{tmp}/g.png"], "missing"),
+    (["sample", "{bundle}", "--out", "{tmp}/x.txt"], "x.txt"),
+    (["sample", "{bundle}", "--out", "{tmp}/g.png", "--truncation", "3"], "truncation"),
+    (["sample", "{bundle}", "--out", "{tmp}/s.npz", "--num-samples", "0"], "--num-samples"),
+    (["info", "{tmp}"], "config.json"),
+    (["info", "{tmp}/missing"], "missing"),
+    (["demo", "--gan-epochs", "0"], "--gan-epochs"),
+], ids=["epochs-0", "epochs-text", "lr-negative", "unknown-model", "no-data", "data-missing", "image-size-10",
+        "bundle-missing", "out-txt", "truncation-3", "num-samples-0", "info-not-a-bundle", "info-missing", "demo-epochs-0"])
+def test_bad_input_exits_2_with_one_line(argv, expected, cli_bundle, image_folder, tmp_path, capsys):
+    fill = dict(folder=image_folder, tmp=tmp_path, bundle=cli_bundle)
+    argv = [a.format(**fill) for a in argv]
+    assert main_exit_code(argv) == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, expected)
+    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "g.png").exists() and not (tmp_path / "x.txt").exists()
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+def test_demo_in_a_real_process(tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli("demo", "--gan-epochs", "1", "--vae-epochs", "1", "--classifier-steps", "5", "--no-progress",
+                     "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "| real only |" in result.stdout
+    for name in ("summary.md", "summary.json", "cgan_samples.png", "cvae_samples.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["classifier_steps"] == 5
+    assert all(0 <= acc <= 1 for acc in summary["accuracy"].values())
+    assert isinstance(synthaug.load(out / "cgan"), synthaug.ConditionalGAN)
+    assert isinstance(synthaug.load(out / "cvae"), synthaug.ConditionalVAE)

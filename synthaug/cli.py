@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from synthaug._version import __version__
+from synthaug.training.base import TrainingDiverged
 
 EXAMPLES = """\
 examples:
@@ -114,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)")
     train.add_argument("--channels", type=int, choices=(1, 3), default=None, help="ImageFolder channels (default 3)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
-    train.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    train.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint.pt (written after every epoch) instead of starting over")
+    train.add_argument("--loss", choices=("bce", "hinge"), default="bce", help="cgan: GAN loss (default bce, non-saturating)")
+    train.add_argument("--diffaugment", default="auto",
+                       help="cgan: 'auto' (on below 10,000 images), 'off', or a policy like 'translation,cutout'")
     train.add_argument("--sample-every", type=_non_negative_int, default=1, help="write a sample grid every N epochs (0: only at the end)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -168,12 +174,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
         model_args["width"] = args.width
     with seeded(args.seed):
         model = get_generator_class(args.model)(**model_args)
+    options = {}
+    if args.model == "cgan":
+        options = {"loss": args.loss, "diffaugment": None if args.diffaugment == "off" else args.diffaugment}
     trainer = get_trainer_class(args.model)(
         model, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        device=args.device, sample_every=args.sample_every, progress=not args.no_progress,
+        device=args.device, sample_every=args.sample_every, progress=not args.no_progress, **options,
     )
-    print(f"training {args.model} on {data!r}", flush=True)
-    result = trainer.fit(data.train)
+    print(f"training {args.model} on {data!r} ({trainer.device})", flush=True)
+    result = trainer.fit(data.train, resume=args.resume)
     losses = ", ".join(f"{k}={v:.4f}" for k, v in result.final_losses.items())
     print(f"done: {result.steps} steps in {result.seconds:.1f}s ({losses})")
     print(f"bundle and run files in {result.out_dir}/ (load with synthaug.load({str(result.out_dir)!r}))")
@@ -238,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError) as e:
         # User-facing errors: one line, no traceback, argparse's exit status for bad input.
         parser.exit(2, f"synthaug {args.command}: error: {e}\n")
+    except TrainingDiverged as e:
+        parser.exit(1, f"synthaug {args.command}: {e}\n")
     except KeyboardInterrupt:
         parser.exit(130, "interrupted\n")
     return 0

@@ -59,6 +59,23 @@ class FloatField:
 
 
 @dataclass(frozen=True)
+class BoolField:
+    """A JSON boolean."""
+
+    default: bool
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return False
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
 class ClassNamesField:
     """``None`` or a list of distinct strings, one per class (checked against num_classes)."""
 
@@ -81,7 +98,7 @@ class ClassNamesField:
         return list(value)
 
 
-ConfigField = IntField | FloatField | ClassNamesField
+ConfigField = IntField | FloatField | BoolField | ClassNamesField
 
 
 def validate_config(fields: Mapping[str, ConfigField], config: Mapping[str, Any], *, where: str = "config") -> dict:

@@ -1,6 +1,8 @@
 """Trainers: they own optimisation; networks and datasets know nothing of them."""
 
-from synthaug.training.base import Trainer, TrainingConfig, TrainResult
+from synthaug.training.base import Trainer, TrainingConfig, TrainingDiverged, TrainResult
+from synthaug.training.diffaugment import DiffAugment
+from synthaug.training.losses import GAN_LOSSES, get_gan_loss
 from synthaug.training.cgan import CGANTrainer
 from synthaug.training.cvae import CVAETrainer
 from synthaug.training.registry import available_trainers, get_trainer_class, register_trainer
@@ -8,10 +10,14 @@ from synthaug.training.registry import available_trainers, get_trainer_class, re
 __all__ = [
     "CGANTrainer",
     "CVAETrainer",
+    "DiffAugment",
+    "GAN_LOSSES",
     "Trainer",
     "TrainResult",
     "TrainingConfig",
+    "TrainingDiverged",
     "available_trainers",
+    "get_gan_loss",
     "get_trainer_class",
     "register_trainer",
 ]

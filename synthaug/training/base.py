@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,11 +20,17 @@ from tqdm.auto import tqdm
 
 from synthaug.data.real import LabelledImages
 from synthaug.generators.base import ConditionalGenerator
+from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.viz import save_generator_grid, save_loss_curves
 
 logger = logging.getLogger(__name__)
 
 METRICS_NAME = "metrics.jsonl"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the run directory keeps the last good checkpoint."""
 
 
 @dataclass
@@ -51,6 +58,8 @@ class TrainingConfig:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1):
             raise ValueError(f"lr must be a float in (0, 1), got {self.lr!r}")
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError) as e:
@@ -96,8 +105,12 @@ class Trainer:
         # reproduces a run without touching torch's global RNG.
         self.rng = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.optimizers = self.configure_optimizers()
+        self.global_step = 0  # optimiser steps completed; hooks may read it
 
     # -- hooks -------------------------------------------------------------------------
+    def prepare(self, data: LabelledImages) -> None:
+        """Called once before the first step, after the data passed :meth:`check_data`."""
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
@@ -117,6 +130,8 @@ class Trainer:
                 f"data images have shape {tuple(data.images.shape[1:])} but the model makes {self.model.image_shape}; "
                 "build the model with matching channels/image_size"
             )
+        if not torch.isfinite(data.images).all():
+            raise ValueError("data images contain NaN or infinite values")
         low, high = float(data.images.min()), float(data.images.max())
         if low < 0 or high > 1:
             raise ValueError(f"data images must be floats in [0, 1], got values in [{low:.3g}, {high:.3g}]")
@@ -124,55 +139,136 @@ class Trainer:
         if labels.dtype != torch.int64 or int(labels.min()) < 0 or int(labels.max()) >= self.model.num_classes:
             raise ValueError(f"data labels must be int64 in [0, {self.model.num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]")
 
+    def _batches_count(self, num_items: int) -> range:
+        size = min(self.config.batch_size, num_items)
+        return range(0, num_items - size + 1, size)
+
     def _batches(self, num_items: int) -> list[torch.Tensor]:
         order = torch.randperm(num_items, generator=self.rng, device=self.device)
         size = min(self.config.batch_size, num_items)
         # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
         # permutation covers those items.
-        return [order[i : i + size] for i in range(0, num_items - size + 1, size)]
+        return [order[i : i + size] for i in self._batches_count(num_items)]
 
     def _save_grid(self, name: str) -> None:
         save_generator_grid(self.model, self.out_dir / "samples" / name, per_class=self.config.samples_per_class,
                             seed=self.config.seed, title=f"{self.model.model_type} {name[:-4]}")
 
-    def fit(self, data: LabelledImages) -> TrainResult:
-        """Train for ``config.epochs`` epochs on ``data`` and write the run directory."""
+    # -- checkpoints -------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_NAME
+
+    def save_checkpoint(self, epoch: int, history: list[dict[str, float]]) -> None:
+        """Write everything needed to continue after ``epoch``, atomically."""
+        state = {
+            "format_version": 1,
+            "trainer": type(self).__name__,
+            "epoch": epoch,
+            "step": self.global_step,
+            "model": self.model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "rng": self.rng.get_state(),
+            "history": history,
+        }
+        with atomic_file(self.checkpoint_path) as tmp:
+            torch.save(state, tmp)
+
+    def load_checkpoint(self) -> tuple[int, list[dict[str, float]]]:
+        """Restore model, optimisers, step and RNG; returns (last finished epoch, history)."""
+        path = self.checkpoint_path
+        try:
+            # weights_only: a checkpoint is data; never let it run code on load.
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as e:
+            raise ValueError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
+        if not isinstance(state, dict) or state.get("trainer") != type(self).__name__:
+            found = state.get("trainer") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{path}: checkpoint was written by {found!r}, not {type(self).__name__}")
+        try:
+            self.model.load_state_dict(state["model"])
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise ValueError(f"{path}: checkpoint does not fit this model/optimiser configuration ({e})") from e
+        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        self.global_step = int(state["step"])
+        return int(state["epoch"]), list(state["history"])
+
+    # -- the loop ----------------------------------------------------------------------
+    def fit(self, data: LabelledImages, resume: bool = False) -> TrainResult:
+        """Train for ``config.epochs`` epochs on ``data`` and write the run directory.
+
+        A checkpoint (model, optimisers, step, RNG state, metric history) is written
+        atomically after every epoch. ``resume=True`` continues from it, so a seeded run
+        that was interrupted ends in the same state as one that was not. A non-finite
+        loss stops training with :class:`TrainingDiverged`, leaving the last good checkpoint.
+        """
         self.check_data(data)
+        self.prepare(data)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         images, labels = data.images.to(self.device), data.labels.to(self.device)
-        steps_per_epoch = len(self._batches(len(data)))
+        steps_per_epoch = len(self._batches_count(len(data)))
         total = steps_per_epoch * self.config.epochs
-        history: list[dict[str, float]] = []
-        sums: dict[str, torch.Tensor] = {}
-        count, step, start = 0, 0, time.perf_counter()
+        first_epoch, history = 1, []
+        if resume and self.checkpoint_path.is_file():
+            done, history = self.load_checkpoint()
+            first_epoch = done + 1
+            logger.info("resuming %s after epoch %d (step %d)", self.model.model_type, done, self.global_step)
+        elif resume:
+            logger.warning("no checkpoint at %s: starting from scratch", self.checkpoint_path)
+        else:
+            self.global_step = 0
+        # The log is rewritten from the checkpoint's history, so steps logged after it
+        # (by the interrupted run) are not duplicated.
+        write_text_atomic(self.out_dir / METRICS_NAME, "".join(json.dumps(r) + "\n" for r in history))
+        offset = history[-1]["seconds"] if history else 0.0
+        start = time.perf_counter()
         self.model.train()
-        with open(self.out_dir / METRICS_NAME, "w", encoding="utf-8") as log, tqdm(
-            total=total, desc=f"train {self.model.model_type}", unit="step", disable=not self.config.progress, leave=False
+        with open(self.out_dir / METRICS_NAME, "a", encoding="utf-8") as log, tqdm(
+            total=total, initial=self.global_step, desc=f"train {self.model.model_type}", unit="step",
+            disable=not self.config.progress, leave=False,
         ) as bar:
-            for epoch in range(1, self.config.epochs + 1):
-                for index in self._batches(len(data)):
+            for epoch in range(first_epoch, self.config.epochs + 1):
+                sums: dict[str, torch.Tensor] = {}
+                count = 0
+                batches = self._batches(len(data))
+                for position, index in enumerate(batches, 1):
                     losses = self.training_step(images[index], labels[index])
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1
-                    step += 1
+                    self.global_step += 1
                     bar.update(1)
-                    if step % self.config.log_every == 0 or step == total:
+                    if self.global_step % self.config.log_every == 0 or position == len(batches):
                         # .item() only here: one host sync per log interval, not per step.
-                        record = {"step": step, "epoch": epoch, "seconds": round(time.perf_counter() - start, 3)}
+                        record = {"step": self.global_step, "epoch": epoch,
+                                  "seconds": round(offset + time.perf_counter() - start, 3)}
                         record.update({k: round(float(v) / count, 5) for k, v in sums.items()})
+                        self._check_finite(record)
                         history.append(record)
                         log.write(json.dumps(record) + "\n")
                         log.flush()
                         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.startswith("loss")})
                         sums, count = {}, 0
+                self.save_checkpoint(epoch, history)
                 if self.config.sample_every and epoch % self.config.sample_every == 0:
                     self._save_grid(f"epoch_{epoch:03d}.png")
-        seconds = time.perf_counter() - start
+        seconds = offset + time.perf_counter() - start
         self.model.eval()
         if not self.config.sample_every:
             self._save_grid(f"epoch_{self.config.epochs:03d}.png")
         save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
         self.model.save_pretrained(self.out_dir)
-        logger.info("trained %s for %d steps in %.1fs; bundle at %s", self.model.model_type, step, seconds, self.out_dir)
-        return TrainResult(self.out_dir, step, seconds, history)
+        logger.info("trained %s for %d steps in %.1fs; bundle at %s", self.model.model_type, self.global_step, seconds, self.out_dir)
+        return TrainResult(self.out_dir, self.global_step, seconds, history)
+
+    def _check_finite(self, record: dict[str, float]) -> None:
+        bad = {k: v for k, v in record.items() if k.startswith("loss") and not math.isfinite(v)}
+        if bad:
+            last = f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.is_file() else \
+                "no checkpoint was written yet"
+            raise TrainingDiverged(
+                f"training diverged at step {record['step']} (epoch {record['epoch']}): {bad}; {last}. "
+                "Lower the learning rate (--lr) or check the data for NaN/inf values."
+            )

@@ -34,7 +34,6 @@ class CVAETrainer(Trainer):
             raise ValueError(f"kl_warmup_steps must be an int >= 0, got {kl_warmup_steps!r}")
         self.beta = float(beta)
         self.kl_warmup_steps = kl_warmup_steps
-        self.step = 0
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": torch.optim.Adam(self.model.parameters(), lr=self.lr)}
@@ -47,8 +46,8 @@ class CVAETrainer(Trainer):
         batch = len(images)
         recon = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / batch
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / batch
-        self.step += 1
-        weight = self.beta * min(1.0, self.step / self.kl_warmup_steps) if self.kl_warmup_steps else self.beta
+        done = self.global_step + 1
+        weight = self.beta * min(1.0, done / self.kl_warmup_steps) if self.kl_warmup_steps else self.beta
         loss = recon + weight * kl
         self.optimizers["vae"].zero_grad(set_to_none=True)
         loss.backward()

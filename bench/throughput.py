@@ -4,8 +4,9 @@ Usage:
     .venv/bin/python bench/throughput.py [--device cpu] [--out bench/results] [--steps 30]
 
 Runs ../shared/bench/plain_cgan_anchor.py (the loop a user would write) in the same call,
-then times synthaug's complete training step (CGANTrainer / CVAETrainer.training_step, as
-`fit` runs it) on 28x28 grayscale batches at batch 64 and 256, and `sample` at batch 1,024.
+then times synthaug's complete training step (CGANTrainer with DiffAugment and EMA on, and
+CVAETrainer, as `fit` runs them) on 28x28 grayscale batches at batch 64 and 256, and
+`sample` at batch 1,024. The anchor is a cGAN: its ratio to the cVAE rows is only context.
 Writes OUT/throughput.json and prints a markdown table with the ratios to the anchor.
 These machines are noisy: only ratios measured in one run mean anything.
 """
@@ -41,9 +42,9 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_throughput(trainer_cls, model, batch: int, steps: int, device: str) -> float:
+def train_throughput(trainer_cls, model, batch: int, steps: int, device: str, **options) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = trainer_cls(model, tmp, device=device, batch_size=batch, progress=False)
+        trainer = trainer_cls(model, tmp, device=device, batch_size=batch, progress=False, **options)
         images = torch.rand(4096, 1, 28, 28, device=device)
         labels = torch.randint(0, 10, (4096,), device=device)
         for _ in range(max(3, steps // 10)):  # warm-up: allocator, cuDNN autotuning
@@ -75,26 +76,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--steps", type=int, default=30, help="timed training steps per row")
+    parser.add_argument("--steps", type=int, default=80, help="timed training steps per row")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     device = args.device
-    anchor = run_anchor(device, args.out)
+    # The anchor runs before and after synthaug's rows; each ratio uses the mean of the
+    # two, so slow drift of a shared machine does not favour either side.
+    before = run_anchor(device, args.out)
     results = {"device": torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu x{torch.get_num_threads()} threads",
-               "torch": torch.__version__, "synthaug": synthaug.__version__, "anchor": anchor, "rows": []}
-    families = {"cgan": (synthaug.ConditionalGAN, CGANTrainer), "cvae": (synthaug.ConditionalVAE, CVAETrainer)}
-    for name, (model_cls, trainer_cls) in families.items():
+               "torch": torch.__version__, "synthaug": synthaug.__version__, "rows": []}
+    # The cGAN step as a small-data user runs it: DiffAugment (the grayscale policy) and EMA on.
+    families = {
+        "cgan": (synthaug.ConditionalGAN, CGANTrainer, {"diffaugment": "translation,cutout"}),
+        "cvae": (synthaug.ConditionalVAE, CVAETrainer, {}),
+    }
+    for name, (model_cls, trainer_cls, options) in families.items():
         for batch in (64, 256):
             model = model_cls(num_classes=10, channels=1, image_size=28)
-            ips = train_throughput(trainer_cls, model, batch, args.steps, device)
-            ref = anchor.get(f"train_bs{batch}_fp32_img_s")
+            ips = train_throughput(trainer_cls, model, batch, args.steps, device, **options)
             results["rows"].append({"what": f"train {name}", "batch": batch, "img_s": round(ips),
-                                    "anchor_img_s": ref, "ratio": round(ips / ref, 2) if ref else None})
+                                    "anchor_img_s": None, "ratio": None})
         model = model_cls(num_classes=10, channels=1, image_size=28).to(device)
-        ips = sample_throughput(model, 1024, 5 if device == "cpu" else 50, device)
-        ref = anchor.get("sample_bs1024_img_s")
+        ips = sample_throughput(model, 1024, 10 if device == "cpu" else 50, device)
         results["rows"].append({"what": f"sample {name}", "batch": 1024, "img_s": round(ips),
-                                "anchor_img_s": ref, "ratio": round(ips / ref, 2) if ref else None})
+                                "anchor_img_s": None, "ratio": None})
+    after = run_anchor(device, args.out)
+    for row in results["rows"]:
+        key = f"train_bs{row['batch']}_fp32_img_s" if row["what"].startswith("train") else "sample_bs1024_img_s"
+        if key in before and key in after:
+            row["anchor_img_s"] = round((before[key] + after[key]) / 2)
+            row["anchor_before_after"] = [before[key], after[key]]
+            row["ratio"] = round(row["img_s"] / row["anchor_img_s"], 2)
+    results["anchor"] = {"before": before, "after": after}
     (args.out / "throughput.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"device: {results['device']}, torch {results['torch']}\n")
     print("| what | batch | synthaug img/s | anchor img/s | ratio |\n|---|---|---|---|---|")

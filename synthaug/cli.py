@@ -1,4 +1,4 @@
-"""The ``synthaug`` command line: ``demo``, ``train``, ``sample``, ``info``.
+"""The ``synthaug`` command line: ``demo``, ``train``, ``sample``, ``info``, ``evaluate-dae``.
 
 Only this module prints. Bad values exit with status 2 and one line on stderr.
 """
@@ -6,6 +6,7 @@ Only this module prints. Bad values exit with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
@@ -22,9 +23,11 @@ examples:
   synthaug demo                                   # train, save, reload, sample, compare on embedded digits
   synthaug train cgan --data digits --out runs/digits-cgan --epochs 60
   synthaug train cvae --data fashion-mnist --out runs/fmnist-cvae
+  synthaug train dae --data digits --out runs/digits-dae --corruptions gaussian,salt_and_pepper,cutout,blur
   synthaug sample runs/digits-cgan --out grid.png --per-class 10
   synthaug sample runs/digits-cgan --out synth.npz --num-samples 10000
   synthaug info runs/digits-cgan
+  synthaug evaluate-dae runs/digits-dae --data digits
 """
 
 
@@ -65,6 +68,25 @@ def _existing_dir(text: str) -> Path:
     return path
 
 
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="'digits' (embedded), 'fashion-mnist', or an ImageFolder directory")
+    parser.add_argument("--data-root", type=Path, default=Path("~/.cache/synthaug").expanduser(),
+                        help="where Fashion-MNIST lives (default ~/.cache/synthaug; the Debian package "
+                        "dataset-fashion-mnist is found automatically)")
+
+
+def _corruptions(text: str) -> dict[str, float]:
+    """``--corruptions``: ``name[:weight],...`` -> ``{name: weight}`` (names checked by CorruptionMix)."""
+    weights = {}
+    for item in text.split(","):
+        name, _, weight = item.strip().partition(":")
+        try:
+            weights[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected name[:weight],... with numeric weights, got {item!r}") from None
+    return weights
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but bad input gets one line (no usage dump) and still exits with status 2."""
 
@@ -96,21 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_non_negative_int, default=0, help="seed for everything (default 0)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    train = sub.add_parser("train", help="train a generator and write a bundle + run files",
-                           description="Train a class-conditional generator. The --out directory becomes a loadable "
-                           "bundle (config.json + model.safetensors) and also receives metrics.jsonl, "
-                           "samples/epoch_NNN.png and loss_curves.png.")
+    train = sub.add_parser("train", help="train a generator or denoiser and write a bundle + run files",
+                           description="Train a class-conditional generator (cgan, cvae) or a denoising autoencoder "
+                           "(dae). The --out directory becomes a loadable bundle (config.json + model.safetensors) "
+                           "and also receives metrics.jsonl, samples/epoch_NNN.png and loss_curves.png.")
     train.add_argument("model", choices=available_trainers(), help="model family")
-    train.add_argument("--data", required=True, help="'digits' (embedded), 'fashion-mnist', or an ImageFolder directory")
-    train.add_argument("--data-root", type=Path, default=Path("~/.cache/synthaug").expanduser(),
-                       help="where Fashion-MNIST lives (default ~/.cache/synthaug; the Debian package "
-                       "dataset-fashion-mnist is found automatically)")
+    _add_data_arguments(train)
     train.add_argument("--out", type=Path, required=True, help="run/bundle directory to write")
     train.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training split (default 20)")
     train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
-    train.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate (default: 2e-4 cgan, 1e-3 cvae)")
-    train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 64 cgan, 16 cvae)")
-    train.add_argument("--width", type=_positive_int, default=None, help="base conv channels (default: 64 cgan, 32 cvae)")
+    train.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate (default: 2e-4 cgan, 1e-3 cvae and dae)")
+    train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 64 cgan, 16 cvae; not for dae)")
+    train.add_argument("--width", type=_positive_int, default=None, help="base conv channels (default: 64 cgan, 32 cvae and dae)")
     train.add_argument("--image-size", type=_positive_int, default=None,
                        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)")
     train.add_argument("--channels", type=int, choices=(1, 3), default=None, help="ImageFolder channels (default 3)")
@@ -121,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", choices=("bce", "hinge"), default="bce", help="cgan: GAN loss (default bce, non-saturating)")
     train.add_argument("--diffaugment", default="auto",
                        help="cgan: 'auto' (on below 10,000 images), 'off', or a policy like 'translation,cutout'")
+    train.add_argument("--corruptions", type=_corruptions, default=None,
+                       help="dae: corruptions to learn to undo, as name[:weight],... from gaussian, salt_and_pepper, "
+                       "cutout, blur (default: all four, equal weights)")
     train.add_argument("--sample-every", type=_non_negative_int, default=1, help="write a sample grid every N epochs (0: only at the end)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -135,10 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--truncation", type=_positive_float, default=1.0, help="latent temperature in (0, 2] (default 1)")
     sample.add_argument("--device", default="cpu", help="torch device (default cpu)")
 
-    info = sub.add_parser("info", help="describe a bundle", description="Print a bundle's model type, classes, "
-                          "image shape, latent size and parameter count.")
+    info = sub.add_parser("info", help="describe a bundle", description="Print a bundle's model type, image shape "
+                          "and parameter count, and its classes and latent size where the model has them.")
     info.add_argument("bundle", type=_existing_dir, help="bundle directory")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    evaluate = sub.add_parser("evaluate-dae", help="PSNR/SSIM of corrupted vs denoised held-out images, per corruption",
+                              description="Corrupt the test split of --data with each corruption, denoise it with the "
+                              "bundle's denoising autoencoder, and print PSNR, MSE and SSIM of the corrupted and the "
+                              "denoised images against the clean ones. Use the training run's --seed: it picks the "
+                              "held-out split of digits and ImageFolder data.")
+    evaluate.add_argument("bundle", type=_existing_dir, help="bundle directory of a dae")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--corruptions", type=_corruptions, default=None,
+                          help="corruptions to evaluate, comma-separated (default: gaussian, salt_and_pepper, cutout, blur)")
+    evaluate.add_argument("--num-images", type=_positive_int, default=None, help="use the first N test images (default all)")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="data split and corruption seed (default 0)")
+    evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
@@ -165,19 +201,22 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from synthaug.training.registry import get_trainer_class
     from synthaug.utils.seeding import seeded
 
+    cls, trainer_cls = get_generator_class(args.model), get_trainer_class(args.model)
+    if args.corruptions is not None and "corruptions" not in inspect.signature(trainer_cls).parameters:
+        raise ValueError(f"--corruptions applies to denoisers (dae) only, not {args.model}")
+    for flag, key in (("--latent-dim", "latent_dim"), ("--width", "width")):
+        if getattr(args, key) is not None and key not in cls.config_fields:
+            raise ValueError(f"{flag} does not apply to {args.model}")
     data = load_real_data(args.data, data_root=args.data_root, image_size=args.image_size, channels=args.channels, seed=args.seed)
     channels, size, _ = data.image_shape
-    model_args = dict(num_classes=data.num_classes, channels=channels, image_size=size, class_names=data.class_names)
-    if args.latent_dim is not None:
-        model_args["latent_dim"] = args.latent_dim
-    if args.width is not None:
-        model_args["width"] = args.width
+    known = dict(num_classes=data.num_classes, channels=channels, image_size=size, class_names=data.class_names,
+                 latent_dim=args.latent_dim, width=args.width)
+    # Each family takes the arguments its config declares (the dae has no classes or latent).
+    model_args = {k: v for k, v in known.items() if k in cls.config_fields and v is not None}
     with seeded(args.seed):
-        model = get_generator_class(args.model)(**model_args)
-    options = {}
-    if args.model == "cgan":
-        options = {"loss": args.loss, "diffaugment": None if args.diffaugment == "off" else args.diffaugment}
-    trainer = get_trainer_class(args.model)(
+        model = cls(**model_args)
+    options = TRAINER_OPTIONS.get(args.model, lambda args, data: {})(args, data)
+    trainer = trainer_cls(
         model, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, sample_every=args.sample_every, progress=not args.no_progress, **options,
     )
@@ -188,7 +227,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(f"bundle and run files in {result.out_dir}/ (load with synthaug.load({str(result.out_dir)!r}))")
 
 
+TRAINER_OPTIONS = {
+    "cgan": lambda args, data: {"loss": args.loss, "diffaugment": None if args.diffaugment == "off" else args.diffaugment},
+    # The progress images show held-out images: what the denoiser was not trained on.
+    "dae": lambda args, data: {"corruptions": args.corruptions, "preview_images": data.test.images if len(data.test) else None},
+}
+"""Family-specific trainer keyword arguments from the ``train`` flags."""
+
+
 def _cmd_sample(args: argparse.Namespace) -> None:
+    from synthaug.generators.base import GeneratorProtocol
     from synthaug.io import load
     from synthaug.utils.atomic import atomic_file
     from synthaug.viz import save_generator_grid
@@ -197,6 +245,9 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if suffix not in (".png", ".npz"):
         raise ValueError(f"--out must end in .png (grid) or .npz (arrays), got {str(args.out)!r}")
     gen = load(args.bundle, device=args.device)
+    if not isinstance(gen, GeneratorProtocol):
+        raise ValueError(f"{args.bundle} holds a {gen.model_type} model, which does not sample images; "
+                         "sample needs a generator bundle (cgan, cvae)")
     if suffix == ".png":
         save_generator_grid(gen, args.out, per_class=args.per_class, seed=args.seed, truncation=args.truncation)
         print(f"wrote a {gen.num_classes} x {args.per_class} sample grid to {args.out}")
@@ -216,26 +267,46 @@ def _cmd_info(args: argparse.Namespace) -> None:
     from synthaug.generators.base import count_parameters
     from synthaug.io import load
 
-    gen = load(args.bundle)
-    info = {
-        "path": str(args.bundle),
-        "model_type": gen.model_type,
-        "num_classes": gen.num_classes,
-        "class_names": gen.class_names,
-        "image_shape": list(gen.image_shape),
-        "latent_dim": gen.latent_dim,
-        "parameters": count_parameters(gen),
-        "config": gen.config,
-    }
+    model = load(args.bundle)
+    info = {"path": str(args.bundle), "model_type": model.model_type}
+    # Only what this model has: a denoiser has no classes and no latent.
+    for key in ("num_classes", "class_names", "image_shape", "latent_dim"):
+        if hasattr(model, key):
+            value = getattr(model, key)
+            info[key] = list(value) if isinstance(value, tuple) else value
+    info.update(parameters=count_parameters(model), config=model.config)
     if args.json:
         print(json.dumps(info, indent=2))
         return
-    for key in ("path", "model_type", "num_classes", "class_names", "image_shape", "latent_dim"):
-        print(f"{key:<12} {info[key]}")
+    for key, value in info.items():
+        if key not in ("parameters", "config"):
+            print(f"{key:<12} {value}")
     print(f"{'parameters':<12} {info['parameters']:,}")
 
 
-COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "sample": _cmd_sample, "info": _cmd_info}
+def _cmd_evaluate_dae(args: argparse.Namespace) -> None:
+    from synthaug.data.real import load_real_data
+    from synthaug.generators.dae import DenoisingAutoencoder
+    from synthaug.io import load
+    from synthaug.metrics.denoising import denoising_report, report_table
+
+    model = load(args.bundle, device=args.device)
+    if not isinstance(model, DenoisingAutoencoder):
+        raise ValueError(f"{args.bundle} holds a {model.model_type} model, not a dae")
+    channels, size, _ = model.image_shape
+    data = load_real_data(args.data, data_root=args.data_root, image_size=size, channels=channels, seed=args.seed)
+    clean = data.test.images[: args.num_images]
+    report = denoising_report(model, clean, args.corruptions, seed=args.seed)
+    if args.json:
+        print(json.dumps({"bundle": str(args.bundle), "data": data.name, "images": len(clean), "seed": args.seed,
+                          "report": report}, indent=2))
+        return
+    print(f"{len(clean)} held-out {data.name} images {list(data.image_shape)}, seed {args.seed}\n")
+    print(report_table(report))
+
+
+COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "sample": _cmd_sample, "info": _cmd_info,
+            "evaluate-dae": _cmd_evaluate_dae}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
-from synthaug.generators.base import ConditionalGenerator
+from synthaug.generators.base import ConfigurableModule
 from synthaug.generators.bundle import read_bundle
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> ConditionalGenerator:
-    """Load a generator bundle directory written by ``save_pretrained`` or ``synthaug train``.
+def load(path: str | Path, device: str | torch.device = "cpu") -> ConfigurableModule:
+    """Load a bundle directory written by ``save_pretrained`` or ``synthaug train``.
 
     Never executes code from the bundle: ``config.json`` is validated JSON and the weights
     are safetensors. Errors (:class:`synthaug.BundleError`, a ``ValueError``) name the file
@@ -22,7 +22,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> ConditionalGen
         device: where to put the model (default CPU).
 
     Returns:
-        The generator in eval mode, e.g. a :class:`~synthaug.ConditionalGAN`.
+        The model in eval mode, of the class the bundle's ``model_type`` names: a generator
+        such as :class:`~synthaug.ConditionalGAN`, or a :class:`~synthaug.DenoisingAutoencoder`.
 
     Example:
         >>> gen = synthaug.load("runs/demo/cgan")

@@ -58,6 +58,12 @@ def build_generator(family: str, channels: int = 1, seed: int = 0, **overrides):
         return cls(**{**TINY, "channels": channels, **overrides})
 
 
+def build_dae(channels: int = 1, seed: int = 0, **overrides) -> "synthaug.DenoisingAutoencoder":
+    """A tiny denoising autoencoder (8x8 images, width 8), initialised from ``seed``."""
+    with seeded(seed):
+        return synthaug.DenoisingAutoencoder(**{"channels": channels, "image_size": IMAGE_SIZE, "width": 8, **overrides})
+
+
 def make_pattern_data(n_per_class: int, channels: int = 1, size: int = IMAGE_SIZE, seed: int = 0,
                       noise: float = 0.05) -> LabelledImages:
     """Three easily told apart classes: 0 = bright left half, 1 = bright right half, 2 = bright top half.
@@ -98,6 +104,11 @@ def generator_factory() -> Callable:
 
 
 @pytest.fixture(scope="session")
+def dae_factory() -> Callable:
+    return build_dae
+
+
+@pytest.fixture(scope="session")
 def trained_cgan_run(tmp_path_factory, pattern_data):
     """A cGAN trained for 150 steps on the pattern data (lr 1e-3); its run dir is a bundle.
 
@@ -123,6 +134,18 @@ def trained_cvae_run(tmp_path_factory, pattern_data):
     model = build_generator("cvae", seed=0)
     result = CVAETrainer(model, out, epochs=5, batch_size=32, seed=0, log_every=3,
                          sample_every=2, progress=False).fit(pattern_data)
+    return result
+
+
+@pytest.fixture(scope="session")
+def trained_dae_run(tmp_path_factory, pattern_data):
+    """A DAE trained for 120 steps to undo Gaussian noise (sigma 0.2) on the pattern data."""
+    from synthaug.training import DAETrainer
+
+    out = tmp_path_factory.mktemp("dae_run")
+    model = build_dae(seed=0)
+    result = DAETrainer(model, out, epochs=20, batch_size=32, lr=3e-3, seed=0, log_every=6, sample_every=10,
+                        progress=False, corruptions={"gaussian": 1.0}).fit(pattern_data)
     return result
 
 

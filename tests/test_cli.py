@@ -17,7 +17,7 @@ from PIL import Image
 import synthaug
 from synthaug.cli import main
 
-SUBCOMMANDS = ("demo", "train", "sample", "info")
+SUBCOMMANDS = ("demo", "train", "sample", "info", "evaluate-dae")
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -190,6 +190,87 @@ def test_bad_input_exits_2_with_one_line(argv, expected, cli_bundle, image_folde
     assert_one_line_error(captured.err, expected)
     assert not (tmp_path / "run").exists()
     assert not (tmp_path / "g.png").exists() and not (tmp_path / "x.txt").exists()
+
+
+# -- the denoising autoencoder: train dae, info, evaluate-dae ------------------------------------
+
+@pytest.fixture(scope="module")
+def dae_folder(tmp_path_factory, image_folder_factory) -> Path:
+    return image_folder_factory(tmp_path_factory.mktemp("dae_cli") / "folder")
+
+
+@pytest.fixture(scope="module")
+def dae_bundle(dae_folder) -> Path:
+    """``synthaug train dae`` in a real process on a tiny grayscale ImageFolder at 8x8."""
+    out = dae_folder.parent / "run"
+    result = run_cli("train", "dae", "--data", dae_folder, "--image-size", "8", "--channels", "1", "--epochs", "2",
+                     "--width", "8", "--batch-size", "4", "--corruptions", "gaussian:2,blur", "--out", out,
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(out) in result.stdout and "loss=" in result.stdout
+    return out
+
+
+def test_train_dae_writes_a_loadable_run_directory(dae_bundle):
+    for name in ("config.json", "model.safetensors", "metrics.jsonl", "loss_curves.png"):
+        assert (dae_bundle / name).is_file(), name
+    assert sorted(p.name for p in (dae_bundle / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
+    model = synthaug.load(dae_bundle)
+    assert isinstance(model, synthaug.DenoisingAutoencoder)
+    assert model.config == {"channels": 1, "image_size": 8, "width": 8}
+
+
+def test_dae_info_in_a_real_process(dae_bundle):
+    result = run_cli("info", dae_bundle)
+    assert result.returncode == 0, result.stderr
+    assert "dae" in result.stdout and "[1, 8, 8]" in result.stdout and "parameters" in result.stdout
+    assert "num_classes" not in result.stdout and "latent_dim" not in result.stdout
+
+
+def test_dae_info_json(dae_bundle, capsys):
+    assert main_exit_code(["info", dae_bundle, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model_type"] == "dae" and info["image_shape"] == [1, 8, 8]
+    assert info["parameters"] == sum(p.numel() for p in synthaug.load(dae_bundle).parameters())
+    assert info["config"]["width"] == 8
+    assert "num_classes" not in info and "latent_dim" not in info
+
+
+def test_evaluate_dae_prints_a_table(dae_bundle, dae_folder, capsys):
+    assert main_exit_code(["evaluate-dae", dae_bundle, "--data", dae_folder, "--corruptions", "gaussian,cutout"]) == 0
+    out = capsys.readouterr().out
+    assert "| corruption | PSNR noisy | PSNR denoised | gain | SSIM noisy | SSIM denoised |" in out
+    assert "| gaussian |" in out and "| cutout |" in out and "| blur |" not in out
+
+
+def test_evaluate_dae_json(dae_bundle, dae_folder, capsys):
+    assert main_exit_code(["evaluate-dae", dae_bundle, "--data", dae_folder, "--num-images", "2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["images"] == 2
+    assert set(summary["report"]) == {"gaussian", "salt_and_pepper", "cutout", "blur"}
+    assert set(summary["report"]["blur"]) == {"psnr_noisy", "psnr_denoised", "mse_noisy", "mse_denoised",
+                                              "ssim_noisy", "ssim_denoised"}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "dae", "--data", "{folder}", "--latent-dim", "4", "--out", "{tmp}/run"], "--latent-dim"),
+    (["train", "dae", "--data", "{folder}", "--corruptions", "speckle", "--out", "{tmp}/run"], "speckle"),
+    (["train", "dae", "--data", "{folder}", "--corruptions", "blur:x", "--out", "{tmp}/run"], "--corruptions"),
+    (["train", "cvae", "--data", "{folder}", "--corruptions", "blur", "--out", "{tmp}/run"], "--corruptions"),
+    (["train", "dae", "--data", "{folder}", "--image-size", "10", "--out", "{tmp}/run"], "image_size"),
+    (["evaluate-dae", "{tmp}/missing", "--data", "{folder}"], "missing"),
+    (["evaluate-dae", "{cgan}", "--data", "{folder}"], "not a dae"),
+    (["evaluate-dae", "{bundle}", "--data", "{folder}", "--corruptions", "speckle"], "speckle"),
+    (["sample", "{bundle}", "--out", "{tmp}/g.png"], "does not sample"),
+], ids=["latent-dim", "unknown-corruption", "bad-weight", "corruptions-for-cvae", "image-size-10", "missing-bundle",
+        "not-a-dae", "evaluate-unknown-corruption", "sample-a-dae"])
+def test_dae_bad_input_exits_2_with_one_line(argv, expected, dae_bundle, dae_folder, generator_factory, tmp_path, capsys):
+    generator_factory("cgan").save_pretrained(tmp_path / "cgan")
+    fill = dict(folder=dae_folder, tmp=tmp_path, bundle=dae_bundle, cgan=tmp_path / "cgan")
+    assert main_exit_code([a.format(**fill) for a in argv]) == 2
+    assert_one_line_error(capsys.readouterr().err, expected)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "g.png").exists()
 
 
 # -- demo ---------------------------------------------------------------------------------------

@@ -1,20 +1,34 @@
-"""Generator networks (nn.Modules), their configs, the registry and the bundle format."""
+"""Networks (nn.Modules): the generators and the denoising autoencoder, their configs,
+the registry and the bundle format."""
 
-from synthaug.generators.base import ConditionalGenerator, GeneratorProtocol, check_labels
+from synthaug.generators.base import ConditionalGenerator, ConfigurableModule, GeneratorProtocol, check_labels
 from synthaug.generators.cgan import ConditionalGAN
 from synthaug.generators.cvae import ConditionalVAE
-from synthaug.generators.registry import available_generators, get_generator_class, register_generator
+from synthaug.generators.dae import DenoisingAutoencoder
+from synthaug.generators.registry import (
+    available_generators,
+    available_models,
+    get_generator_class,
+    get_model_class,
+    register_generator,
+    register_model,
+)
 from synthaug.generators.wrapped import WrappedGenerator, wrap
 
 __all__ = [
     "ConditionalGAN",
     "ConditionalGenerator",
     "ConditionalVAE",
+    "ConfigurableModule",
+    "DenoisingAutoencoder",
     "GeneratorProtocol",
     "WrappedGenerator",
     "available_generators",
+    "available_models",
     "check_labels",
     "get_generator_class",
+    "get_model_class",
     "register_generator",
+    "register_model",
     "wrap",
 ]

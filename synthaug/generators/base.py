@@ -1,4 +1,8 @@
-"""The generator protocol and the base class synthaug's own generators share.
+"""The generator protocol and the base classes synthaug's own networks share.
+
+:class:`ConfigurableModule` gives every bundled network (generators and the denoising
+autoencoder) a validated config and ``save_pretrained``/``from_pretrained``;
+:class:`ConditionalGenerator` adds class-conditional sampling on top.
 
 Everything downstream (datasets, transforms, metrics, the CLI) talks to a generator only
 through :class:`GeneratorProtocol`: ``num_classes``, ``image_shape``, ``class_names`` and
@@ -7,8 +11,9 @@ through :class:`GeneratorProtocol`: ``num_classes``, ``image_shape``, ``class_na
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Iterator, Mapping, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -46,6 +51,17 @@ def check_labels(labels: Any, num_classes: int, *, name: str = "labels") -> torc
     return labels.long()
 
 
+def check_images(images: Any, *, name: str = "images") -> torch.Tensor:
+    """Validate a float image batch ``[B, C, H, W]`` (type, dtype, rank); returns it unchanged."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor [B, C, H, W], got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype with values in [0, 1], got {images.dtype}")
+    if images.dim() != 4:
+        raise ValueError(f"{name} must have shape [B, C, H, W], got {tuple(images.shape)}")
+    return images
+
+
 def check_generator(generator: Any) -> torch.Generator | None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -59,16 +75,26 @@ def check_truncation(truncation: Any) -> float:
     return float(truncation)
 
 
-class ConditionalGenerator(nn.Module):
-    """Base for synthaug's class-conditional generators.
+class ConfigurableModule(nn.Module):
+    """Base for every synthaug network that is saved and loaded as a bundle.
 
     Subclasses declare ``config_fields`` (their constructor arguments, validated and
     recorded so :meth:`save_pretrained` / :func:`synthaug.load` round-trip them) and
-    implement :meth:`generate`, mapping a latent batch and labels to images in [0, 1].
+    ``estimate_parameters`` (checked before anything is allocated, since configs come
+    from files users download). Registering the class with
+    :func:`~synthaug.generators.register_model` makes its bundles loadable.
+
+    Example:
+        >>> dae = DenoisingAutoencoder(channels=1, image_size=16, width=16)
+        >>> dae.save_pretrained("runs/dae")             # config.json + model.safetensors
+        >>> synthaug.load("runs/dae").config == dae.config
+        True
     """
 
     model_type: ClassVar[str] = ""
     config_fields: ClassVar[Mapping[str, ConfigField]] = {}
+    # Config keys left out of repr() because they are long (one entry per class).
+    repr_hidden: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -80,23 +106,11 @@ class ConditionalGenerator(nn.Module):
                 f"more than the limit of {MAX_PARAMETERS:,}; lower width/latent_dim/image_size"
             )
 
-    # -- the protocol -------------------------------------------------------------------
-    @property
-    def num_classes(self) -> int:
-        return self.config["num_classes"]
-
     @property
     def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images the model makes or takes, from ``channels``/``image_size``."""
         size = self.config["image_size"]
         return (self.config["channels"], size, size)
-
-    @property
-    def class_names(self) -> list[str] | None:
-        return self.config.get("class_names")
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config["latent_dim"]
 
     @property
     def device(self) -> torch.device:
@@ -108,14 +122,80 @@ class ConditionalGenerator(nn.Module):
         """Rough parameter count from a config, computed before allocating anything."""
         return 0
 
+    # -- persistence -------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write a bundle directory (``config.json`` + ``model.safetensors``) atomically."""
+        from synthaug.generators.bundle import write_bundle  # bundle.py imports this module
+
+        return write_bundle(self, path)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> "ConfigurableModule":
+        """Load a bundle written by :meth:`save_pretrained`; checks it holds this class."""
+        from synthaug.generators.bundle import read_bundle
+
+        model = read_bundle(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def extra_repr(self) -> str:
+        shown = {k: v for k, v in self.config.items() if k not in self.repr_hidden}
+        return ", ".join(f"{k}={v}" for k, v in shown.items())
+
+
+@contextlib.contextmanager
+def preserving_modes(module: nn.Module) -> Iterator[None]:
+    """Put ``module`` in eval mode for the block, then give every submodule its own mode back.
+
+    BatchNorm and Dropout must behave as at inference whatever mode the caller left; each
+    submodule's mode is restored separately, since a wrapped user module may be in eval
+    inside a training wrapper.
+    """
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+class ConditionalGenerator(ConfigurableModule):
+    """Base for synthaug's class-conditional generators.
+
+    Subclasses declare ``config_fields`` (see :class:`ConfigurableModule`) and implement
+    :meth:`generate`, mapping a latent batch and labels to images in [0, 1].
+    """
+
+    repr_hidden = ("class_names",)
+
+    # -- the protocol -------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return self.config["num_classes"]
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self.config.get("class_names")
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config["latent_dim"]
+
     def generate(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Differentiable map from latents ``[B, latent_dim]`` and labels ``[B]`` to images in [0, 1]."""
         raise NotImplementedError
 
-    def sample_latent(self, num: int, generator: torch.Generator | None = None, truncation: float = 1.0) -> torch.Tensor:
-        """Draw ``num`` latents from the prior, scaled by ``truncation`` (a temperature)."""
+    def sample_latent(
+        self, labels: torch.Tensor, generator: torch.Generator | None = None, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """One latent per label from the prior N(0, I), scaled by ``truncation`` (a temperature).
+
+        Families with a learned, class-dependent latent distribution override this.
+        """
         device = generator.device if generator is not None else self.device
-        z = torch.randn(num, self.latent_dim, generator=generator, device=device)
+        z = torch.randn(len(labels), self.latent_dim, generator=generator, device=device)
         return (z * truncation).to(self.device)
 
     @torch.no_grad()
@@ -144,38 +224,10 @@ class ConditionalGenerator(nn.Module):
         labels = check_labels(labels, self.num_classes)
         check_generator(generator)
         check_truncation(truncation)
-        # BatchNorm must use running statistics whatever mode the caller left; remember each
-        # submodule's own mode, since a wrapped user module may be in eval inside a training wrapper.
-        modes = [(module, module.training) for module in self.modules()]
-        self.eval()
-        try:
-            z = self.sample_latent(len(labels), generator, truncation)
+        with preserving_modes(self):
+            z = self.sample_latent(labels, generator, truncation)
             images = self.generate(z, labels.to(self.device))
-        finally:
-            for module, mode in modes:
-                module.training = mode
         return images.clamp_(0.0, 1.0)
-
-    # -- persistence -------------------------------------------------------------------
-    def save_pretrained(self, path: str | Path) -> Path:
-        """Write a bundle directory (``config.json`` + ``model.safetensors``) atomically."""
-        from synthaug.generators.bundle import write_bundle  # bundle.py imports this module
-
-        return write_bundle(self, path)
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path) -> "ConditionalGenerator":
-        """Load a bundle written by :meth:`save_pretrained`; checks it holds this class."""
-        from synthaug.generators.bundle import read_bundle
-
-        model = read_bundle(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
-
-    def extra_repr(self) -> str:
-        shown = {k: v for k, v in self.config.items() if k != "class_names"}
-        return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
 def count_parameters(module: nn.Module) -> int:

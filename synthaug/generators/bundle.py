@@ -18,9 +18,9 @@ from safetensors.torch import load_file, save_file
 
 from synthaug._version import __version__
 from synthaug.errors import BundleError
-from synthaug.generators.base import MAX_PARAMETERS, ConditionalGenerator
+from synthaug.generators.base import MAX_PARAMETERS, ConfigurableModule
 from synthaug.generators.config import validate_config
-from synthaug.generators.registry import get_generator_class
+from synthaug.generators.registry import get_model_class
 from synthaug.utils.atomic import atomic_file, write_text_atomic
 
 CONFIG_NAME = "config.json"
@@ -37,7 +37,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_bundle(model: ConditionalGenerator, path: str | Path) -> Path:
+def write_bundle(model: ConfigurableModule, path: str | Path) -> Path:
     """Save ``model`` as a bundle in directory ``path`` (created; other files there are kept).
 
     The weights are written first, then ``config.json`` with the weights' SHA-256; each
@@ -46,7 +46,7 @@ def write_bundle(model: ConditionalGenerator, path: str | Path) -> Path:
     save is never silently loaded as a mix of old and new.
     """
     if not getattr(model, "model_type", ""):
-        raise TypeError(f"{type(model).__name__} is not a registered generator class and cannot be saved as a bundle")
+        raise TypeError(f"{type(model).__name__} is not a registered model class and cannot be saved as a bundle")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"path {str(path)!r} exists and is not a directory")
@@ -102,7 +102,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
             f"{document.get('synthaug_version', '?')}: upgrade synthaug to at least that version"
         )
     try:
-        cls = get_generator_class(document["model_type"])
+        cls = get_model_class(document["model_type"])
         document["config"] = validate_config(cls.config_fields, document["config"], where=f"{config_path}: key 'config'")
         estimate = cls.estimate_parameters(document["config"])
     except (TypeError, ValueError) as e:
@@ -112,11 +112,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> ConditionalGenerator:
-    """Rebuild the generator saved at ``path``; see :func:`synthaug.load`."""
+def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> ConfigurableModule:
+    """Rebuild the model (a generator or the denoising autoencoder) saved at ``path``; see :func:`synthaug.load`."""
     path = Path(path)
     document = read_config(path)
-    cls = get_generator_class(document["model_type"])
+    cls = get_model_class(document["model_type"])
     # Build on the meta device: no memory and no random init (which would advance the
     # caller's global RNG); the file's tensors are then assigned as the parameters.
     with torch.device("meta"):

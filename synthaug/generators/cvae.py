@@ -10,7 +10,7 @@ from torch import nn
 
 from synthaug.generators.base import ConditionalGenerator, check_labels
 from synthaug.generators.blocks import ConditionalDecoder, DownsamplingTrunk
-from synthaug.generators.config import conditional_image_fields
+from synthaug.generators.config import IntField, conditional_image_fields
 from synthaug.generators.registry import register_generator
 
 
@@ -20,9 +20,17 @@ class ConditionalVAE(ConditionalGenerator):
 
     The encoder sees the image with the label broadcast as one-hot planes and outputs
     ``(mu, logvar)``; the decoder (the same body as the GAN generator) maps ``(z, y)`` to
-    pixel probabilities. Sampling draws ``z ~ N(0, I)`` and decodes.
+    pixel probabilities.
 
-    Args: as :class:`~synthaug.ConditionalGAN` (default ``latent_dim=16``, ``width=32``).
+    Sampling draws ``z`` and decodes. With ``latent_sampler="prior"``, ``z ~ N(0, I)``.
+    After :meth:`set_latent_gmm` (the trainer fits one per class on the encoded training
+    set) ``z`` comes from that class's Gaussian mixture, which follows the latents real
+    images actually occupy instead of the prior the KL term only approximates
+    (Ghosh et al. 2020). The mixture is stored in the bundle as plain arrays and is the
+    default sampler when present.
+
+    Args: as :class:`~synthaug.ConditionalGAN` (default ``latent_dim=16``, ``width=32``),
+        plus ``gmm_components`` (0: no mixture yet), which sizes the mixture arrays.
 
     Example:
         >>> vae = ConditionalVAE(num_classes=10, channels=1, image_size=16)
@@ -32,7 +40,11 @@ class ConditionalVAE(ConditionalGenerator):
         torch.Size([4, 1, 16, 16])
     """
 
-    config_fields = conditional_image_fields(latent_dim=16, width=32)
+    config_fields = {
+        **conditional_image_fields(latent_dim=16, width=32),
+        "gmm_components": IntField(0, 64, default=0, help="components of the per-class latent mixture (0: none)"),
+    }
+    LATENT_SAMPLERS = ("prior", "gmm")
 
     def __init__(self, num_classes: int, **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
@@ -42,6 +54,13 @@ class ConditionalVAE(ConditionalGenerator):
         self.decoder = ConditionalDecoder(
             c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"]
         )
+        m, k, d = c["gmm_components"], c["num_classes"], c["latent_dim"]
+        if m:
+            # Placeholders with the saved shapes, so a bundle's arrays load into them.
+            self.register_buffer("gmm_weights", torch.full((k, m), 1.0 / m))
+            self.register_buffer("gmm_means", torch.zeros(k, m, d))
+            self.register_buffer("gmm_variances", torch.ones(k, m, d))
+        self._latent_sampler = "gmm" if m else "prior"
 
     @staticmethod
     def estimate_parameters(config: Mapping[str, Any]) -> int:
@@ -51,7 +70,69 @@ class ConditionalVAE(ConditionalGenerator):
         )
         enc = DownsamplingTrunk.estimate_parameters(c["channels"] + c["num_classes"], c["width"], c["image_size"])
         moments = 2 * c["width"] * (c["image_size"] // 4) ** 2 * 2 * c["latent_dim"]
-        return dec + enc + moments
+        mixture = c["num_classes"] * c.get("gmm_components", 0) * (2 * c["latent_dim"] + 1)
+        return dec + enc + moments + mixture
+
+    # -- latent sampling ---------------------------------------------------------------
+    @property
+    def latent_sampler(self) -> str:
+        """``"gmm"`` (the per-class mixture, default once fitted) or ``"prior"`` (N(0, I))."""
+        return self._latent_sampler
+
+    @latent_sampler.setter
+    def latent_sampler(self, value: str) -> None:
+        if value not in self.LATENT_SAMPLERS:
+            raise ValueError(f"latent_sampler must be one of {self.LATENT_SAMPLERS}, got {value!r}")
+        if value == "gmm" and not self.config["gmm_components"]:
+            raise ValueError("latent_sampler='gmm' needs a fitted mixture: call set_latent_gmm (the trainer does)")
+        self._latent_sampler = value
+
+    def set_latent_gmm(self, weights: torch.Tensor, means: torch.Tensor, variances: torch.Tensor) -> None:
+        """Install a per-class diagonal Gaussian mixture over z and make it the sampler.
+
+        Args:
+            weights: ``[num_classes, M]`` mixing weights, each row summing to 1 (zeros allowed).
+            means: ``[num_classes, M, latent_dim]``.
+            variances: ``[num_classes, M, latent_dim]``, positive.
+        """
+        k, d = self.num_classes, self.latent_dim
+        weights, means, variances = (torch.as_tensor(t, dtype=torch.float32) for t in (weights, means, variances))
+        if weights.dim() != 2 or weights.shape[0] != k or not 1 <= weights.shape[1] <= 64:
+            raise ValueError(f"weights must be [{k}, M] with 1 <= M <= 64, got {tuple(weights.shape)}")
+        m = weights.shape[1]
+        for name, t in (("means", means), ("variances", variances)):
+            if tuple(t.shape) != (k, m, d):
+                raise ValueError(f"{name} must be [{k}, {m}, {d}], got {tuple(t.shape)}")
+        if not all(torch.isfinite(t).all() for t in (weights, means, variances)):
+            raise ValueError("mixture arrays must be finite")
+        if (weights < 0).any() or not torch.allclose(weights.sum(1), torch.ones(k), atol=1e-4):
+            raise ValueError("weights must be non-negative with rows summing to 1")
+        if (variances <= 0).any():
+            raise ValueError("variances must be positive")
+        device = self.device
+        self.register_buffer("gmm_weights", weights.to(device))
+        self.register_buffer("gmm_means", means.to(device))
+        self.register_buffer("gmm_variances", variances.to(device))
+        self.config["gmm_components"] = m
+        self._latent_sampler = "gmm"
+
+    def sample_latent(
+        self, labels: torch.Tensor, generator: torch.Generator | None = None, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """From the class's mixture when ``latent_sampler == "gmm"``, else N(0, I).
+
+        ``truncation`` scales the deviation from the chosen component's mean.
+        """
+        if self._latent_sampler == "prior":
+            return super().sample_latent(labels, generator, truncation)
+        draw_device = generator.device if generator is not None else self.device
+        index = labels.to(self.device)
+        component = torch.multinomial(self.gmm_weights[index].to(draw_device), 1, generator=generator).squeeze(1)
+        component = component.to(self.device)
+        eps = torch.randn(len(labels), self.latent_dim, generator=generator, device=draw_device).to(self.device)
+        mean = self.gmm_means[index, component]
+        std = self.gmm_variances[index, component].sqrt()
+        return mean + std * eps * truncation
 
     def encode(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, logvar)``, each ``[B, latent_dim]``, for images in [0, 1] and their labels."""

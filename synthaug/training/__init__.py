@@ -5,11 +5,13 @@ from synthaug.training.diffaugment import DiffAugment
 from synthaug.training.losses import GAN_LOSSES, get_gan_loss
 from synthaug.training.cgan import CGANTrainer
 from synthaug.training.cvae import CVAETrainer
+from synthaug.training.dae import DAETrainer
 from synthaug.training.registry import available_trainers, get_trainer_class, register_trainer
 
 __all__ = [
     "CGANTrainer",
     "CVAETrainer",
+    "DAETrainer",
     "DiffAugment",
     "GAN_LOSSES",
     "Trainer",

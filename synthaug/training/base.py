@@ -1,8 +1,9 @@
 """The shared training engine: batching, seeding, logging, sample grids, loss curves, bundle.
 
 A family-specific trainer subclasses :class:`Trainer` and fills in two hooks:
-``configure_optimizers`` and ``training_step``. The engine owns everything else, so every
-family logs, plots and saves the same way.
+``configure_optimizers`` and ``training_step`` (and may override ``prepare`` and
+``save_progress_images``). The engine owns everything else, so every family logs, plots
+and saves the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from synthaug.data.real import LabelledImages
-from synthaug.generators.base import ConditionalGenerator
+from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
 from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.viz import save_generator_grid, save_loss_curves
 
@@ -84,16 +85,20 @@ class Trainer:
     """Base trainer. Subclasses set ``model_class``/``default_lr`` and implement the hooks.
 
     Args:
-        model: the generator to train (trained in place).
+        model: the model to train (trained in place): a generator, or another bundled
+            model such as :class:`~synthaug.DenoisingAutoencoder`.
         out_dir: run directory; receives the bundle (``config.json`` + ``model.safetensors``),
             ``metrics.jsonl``, ``samples/epoch_NNN.png`` and ``loss_curves.png``.
         config: a :class:`TrainingConfig`; keyword overrides are applied on top.
     """
 
-    model_class: ClassVar[type[ConditionalGenerator]] = ConditionalGenerator
+    model_class: ClassVar[type[ConfigurableModule]] = ConditionalGenerator
     default_lr: ClassVar[float] = 1e-3
+    # Whether training_step reads the labels; when not (the denoiser), check_data does not
+    # hold them against a num_classes the model does not have.
+    uses_labels: ClassVar[bool] = True
 
-    def __init__(self, model: ConditionalGenerator, out_dir: str | Path, config: TrainingConfig | None = None, **overrides: Any):
+    def __init__(self, model: ConfigurableModule, out_dir: str | Path, config: TrainingConfig | None = None, **overrides: Any):
         if not isinstance(model, self.model_class):
             raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
         self.config = TrainingConfig(**{**asdict(config or TrainingConfig()), **overrides})
@@ -111,12 +116,24 @@ class Trainer:
     def prepare(self, data: LabelledImages) -> None:
         """Called once before the first step, after the data passed :meth:`check_data`."""
 
+    def finalize(self, data: LabelledImages) -> None:
+        """Called once after the last step, before the bundle is saved (e.g. post-hoc fits)."""
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
     def training_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """One update from a batch (images in [0, 1]); returns detached scalar losses."""
         raise NotImplementedError
+
+    def save_progress_images(self, name: str) -> None:
+        """Write ``samples/<name>`` (a PNG) showing the model now; called every ``sample_every`` epochs.
+
+        The default draws a labelled sample grid (rows = classes) from a fixed seed, so
+        grids of successive epochs are comparable.
+        """
+        save_generator_grid(self.model, self.out_dir / "samples" / name, per_class=self.config.samples_per_class,
+                            seed=self.config.seed, title=f"{self.model.model_type} {name[:-4]}")
 
     # -- engine ------------------------------------------------------------------------
     def check_data(self, data: LabelledImages) -> None:
@@ -135,6 +152,8 @@ class Trainer:
         low, high = float(data.images.min()), float(data.images.max())
         if low < 0 or high > 1:
             raise ValueError(f"data images must be floats in [0, 1], got values in [{low:.3g}, {high:.3g}]")
+        if not self.uses_labels:
+            return
         labels = data.labels
         if labels.dtype != torch.int64 or int(labels.min()) < 0 or int(labels.max()) >= self.model.num_classes:
             raise ValueError(f"data labels must be int64 in [0, {self.model.num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]")
@@ -149,10 +168,6 @@ class Trainer:
         # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
         # permutation covers those items.
         return [order[i : i + size] for i in self._batches_count(num_items)]
-
-    def _save_grid(self, name: str) -> None:
-        save_generator_grid(self.model, self.out_dir / "samples" / name, per_class=self.config.samples_per_class,
-                            seed=self.config.seed, title=f"{self.model.model_type} {name[:-4]}")
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -253,12 +268,13 @@ class Trainer:
                         sums, count = {}, 0
                 self.save_checkpoint(epoch, history)
                 if self.config.sample_every and epoch % self.config.sample_every == 0:
-                    self._save_grid(f"epoch_{epoch:03d}.png")
+                    self.save_progress_images(f"epoch_{epoch:03d}.png")
         seconds = offset + time.perf_counter() - start
         self.model.eval()
         if not self.config.sample_every:
-            self._save_grid(f"epoch_{self.config.epochs:03d}.png")
+            self.save_progress_images(f"epoch_{self.config.epochs:03d}.png")
         save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
+        self.finalize(data)
         self.model.save_pretrained(self.out_dir)
         logger.info("trained %s for %d steps in %.1fs; bundle at %s", self.model.model_type, self.global_step, seconds, self.out_dir)
         return TrainResult(self.out_dir, self.global_step, seconds, history)

@@ -7,8 +7,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from synthaug.data.real import LabelledImages
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.training.base import Trainer, TrainingConfig
+from synthaug.training.latent_gmm import fit_latent_gmm
 from synthaug.training.registry import register_trainer
 
 
@@ -20,20 +22,31 @@ class CVAETrainer(Trainer):
     KL is the closed form against N(0, I). ``beta`` ramps from 0 to its value over
     ``kl_warmup_steps`` so the decoder learns to use z before the prior pulls on it.
     Both terms are logged (``loss_recon``, ``loss_kl``) next to the total.
+
+    After the last step, a per-class Gaussian mixture with ``gmm_components`` components
+    is fitted to the encoded training set and becomes the model's default latent sampler
+    (``gmm_components=0`` skips it); see :mod:`synthaug.training.latent_gmm`.
     """
 
     model_class = ConditionalVAE
     default_lr = 1e-3
 
     def __init__(self, model: ConditionalVAE, out_dir: Any, config: TrainingConfig | None = None, *,
-                 beta: float = 1.0, kl_warmup_steps: int = 200, **overrides: Any):
+                 beta: float = 1.0, kl_warmup_steps: int = 200, gmm_components: int = 10, **overrides: Any):
         super().__init__(model, out_dir, config, **overrides)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 100:
             raise ValueError(f"beta must be a float in [0, 100], got {beta!r}")
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
             raise ValueError(f"kl_warmup_steps must be an int >= 0, got {kl_warmup_steps!r}")
+        if isinstance(gmm_components, bool) or not isinstance(gmm_components, int) or not 0 <= gmm_components <= 64:
+            raise ValueError(f"gmm_components must be an int in [0, 64], got {gmm_components!r}")
+        self.gmm_components = gmm_components
         self.beta = float(beta)
         self.kl_warmup_steps = kl_warmup_steps
+
+    def finalize(self, data: LabelledImages) -> None:
+        if self.gmm_components:
+            fit_latent_gmm(self.model, data, self.gmm_components, seed=self.config.seed)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": torch.optim.Adam(self.model.parameters(), lr=self.lr)}

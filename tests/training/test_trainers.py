@@ -30,8 +30,10 @@ def run(request, trained_cgan_run, trained_cvae_run):
     return request.param, result
 
 
-def test_every_generator_family_has_a_trainer():
-    assert available_trainers() == synthaug.available_generators()
+def test_every_model_type_has_a_trainer():
+    # Every type a bundle can hold (the generators and the denoiser) is trainable, by the same name.
+    assert available_trainers() == synthaug.available_models()
+    assert set(synthaug.available_generators()) < set(available_trainers())
     for name, cls in TRAINERS.items():
         assert get_trainer_class(name) is cls
     with pytest.raises(ValueError, match="cgan"):

@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.pt (written after every epoch) instead of starting over")
+    train.add_argument("--class-balanced", action="store_true",
+                       help="draw every class equally often in training batches (for long-tailed data)")
     train.add_argument("--loss", choices=("bce", "hinge"), default="bce", help="cgan: GAN loss (default bce, non-saturating)")
     train.add_argument("--diffaugment", default="auto",
                        help="cgan: 'auto' (on below 10,000 images), 'off', or a policy like 'translation,cutout'")
@@ -218,7 +220,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     options = TRAINER_OPTIONS.get(args.model, lambda args, data: {})(args, data)
     trainer = trainer_cls(
         model, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        device=args.device, sample_every=args.sample_every, progress=not args.no_progress, **options,
+        device=args.device, sample_every=args.sample_every, progress=not args.no_progress,
+        class_balanced=args.class_balanced, **options,
     )
     print(f"training {args.model} on {data!r} ({trainer.device})", flush=True)
     result = trainer.fit(data.train, resume=args.resume)

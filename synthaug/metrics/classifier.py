@@ -30,9 +30,15 @@ class SmallCNN(nn.Module):
             nn.Linear(2 * width * (image_size // 4) ** 2, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes)
         )
 
+    num_features = 128  # size of :meth:`embed`'s output
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations ``[B, 128]``: the feature space generator metrics use."""
+        return self.head[:-1](self.features(images))
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, num_classes]`` for images in [0, 1]."""
-        return self.head(self.features(images))
+        return self.head[-1](self.embed(images))
 
 
 def train_classifier(

@@ -47,12 +47,15 @@ class TrainingConfig:
     sample_every: int = 1
     samples_per_class: int = 8
     progress: bool = True
+    class_balanced: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "log_every", "samples_per_class"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(self.class_balanced, bool):
+            raise TypeError(f"class_balanced must be a bool, got {self.class_balanced!r}")
         if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, int) or self.sample_every < 0:
             raise ValueError(f"sample_every must be an int >= 0 (0: only at the end), got {self.sample_every!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -162,12 +165,24 @@ class Trainer:
         size = min(self.config.batch_size, num_items)
         return range(0, num_items - size + 1, size)
 
-    def _batches(self, num_items: int) -> list[torch.Tensor]:
-        order = torch.randperm(num_items, generator=self.rng, device=self.device)
+    def _batches(self, labels: torch.Tensor) -> list[torch.Tensor]:
+        """One epoch of index batches, drawn from the run's generator.
+
+        Plain: a permutation of the data. ``class_balanced``: every class equally likely
+        per draw (with replacement), so rare classes are seen as often as common ones.
+        """
+        num_items = len(labels)
         size = min(self.config.batch_size, num_items)
+        steps = len(self._batches_count(num_items))
+        if self.config.class_balanced:
+            counts = torch.bincount(labels)
+            weights = (1.0 / counts.float())[labels]
+            order = torch.multinomial(weights, steps * size, replacement=True, generator=self.rng)
+        else:
+            order = torch.randperm(num_items, generator=self.rng, device=self.device)
         # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
         # permutation covers those items.
-        return [order[i : i + size] for i in self._batches_count(num_items)]
+        return [order[i * size : (i + 1) * size] for i in range(steps)]
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -247,7 +262,7 @@ class Trainer:
             for epoch in range(first_epoch, self.config.epochs + 1):
                 sums: dict[str, torch.Tensor] = {}
                 count = 0
-                batches = self._batches(len(data))
+                batches = self._batches(labels)
                 for position, index in enumerate(batches, 1):
                     losses = self.training_step(images[index], labels[index])
                     for key, value in losses.items():

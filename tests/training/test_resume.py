@@ -130,3 +130,20 @@ def test_failed_checkpoint_write_keeps_the_previous_one(generator_factory, patte
 def test_device_auto_resolves():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert TrainingConfig(device="auto").device == expected
+
+
+def test_class_balanced_batches_even_out_a_long_tail(generator_factory, tmp_path):
+    from synthaug.data.real import LabelledImages
+
+    labels = torch.cat([torch.zeros(180, dtype=torch.long), torch.ones(15, dtype=torch.long), torch.full((5,), 2)])
+    images = torch.rand(len(labels), 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    data = LabelledImages(images, labels)
+    seen = {}
+    for balanced in (False, True):
+        trainer = CVAETrainer(generator_factory("cvae"), tmp_path, class_balanced=balanced, batch_size=20, progress=False)
+        drawn = torch.cat([labels[b] for _ in range(20) for b in trainer._batches(labels)])
+        seen[balanced] = torch.bincount(drawn, minlength=3).float() / len(drawn)
+    assert seen[False][2] < 0.05  # the rare class is 2.5% of the data
+    assert (seen[True] - 1 / 3).abs().max() < 0.05
+    with pytest.raises(TypeError, match="class_balanced"):
+        TrainingConfig(class_balanced="yes")

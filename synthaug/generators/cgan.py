@@ -21,12 +21,18 @@ class ProjectionDiscriminator(nn.Module):
     features) conditions far more reliably than concatenating the label to the input.
     """
 
-    def __init__(self, num_classes: int, channels: int, image_size: int, width: int):
+    def __init__(self, num_classes: int, channels: int, image_size: int, width: int, spectral_norm: bool = False):
         super().__init__()
         self.trunk = DownsamplingTrunk(channels, width, image_size)
         self.linear = nn.Linear(self.trunk.out_features, 1)
         self.embed = nn.Embedding(num_classes, self.trunk.out_features)
         nn.init.normal_(self.embed.weight, std=0.02)
+        if spectral_norm:
+            # Miyato et al. 2018: bound each layer's Lipschitz constant so D cannot
+            # sharpen without limit; the usual companion of a projection head and hinge loss.
+            for module in [*self.trunk.modules(), self.linear, self.embed]:
+                if isinstance(module, (nn.Conv2d, nn.Linear, nn.Embedding)):
+                    nn.utils.parametrizations.spectral_norm(module)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Logits ``[B]`` for images in [-1, 1]."""
@@ -52,6 +58,7 @@ class ConditionalGAN(ConditionalGenerator):
         embed_dim: size of the generator's label embedding.
         class_names: optional names, one per class.
         ema: keep an averaged copy of the generator and sample from it.
+        spectral_norm: spectral normalisation on the discriminator's layers (off by default).
 
     Example:
         >>> gan = ConditionalGAN(num_classes=10, channels=1, image_size=28)
@@ -62,6 +69,7 @@ class ConditionalGAN(ConditionalGenerator):
     config_fields = {
         **conditional_image_fields(latent_dim=64, width=64),
         "ema": BoolField(True, help="sample from an exponential moving average of the generator"),
+        "spectral_norm": BoolField(False, help="spectral normalisation on every discriminator layer"),
     }
 
     def __init__(self, num_classes: int, **kwargs: Any) -> None:
@@ -70,7 +78,9 @@ class ConditionalGAN(ConditionalGenerator):
         self.generator = ConditionalDecoder(
             c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"]
         )
-        self.discriminator = ProjectionDiscriminator(c["num_classes"], c["channels"], c["image_size"], c["width"])
+        self.discriminator = ProjectionDiscriminator(
+            c["num_classes"], c["channels"], c["image_size"], c["width"], spectral_norm=c["spectral_norm"]
+        )
         if c["ema"]:
             # Same architecture and parameter names as `generator`; updated by the trainer, never by an optimiser.
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)

@@ -142,3 +142,18 @@ def test_hinge_loss_trains(generator_factory, pattern_factory, tmp_path):
                          log_every=3, sample_every=0, progress=False).fit(data)
     assert result.steps == 9
     assert all(torch.isfinite(torch.tensor(r["loss_d"])) for r in result.history)
+
+
+def test_spectral_norm_bounds_discriminator_layers_and_round_trips(generator_factory, pattern_factory, tmp_path):
+    gan = generator_factory("cgan", spectral_norm=True)
+    assert any("parametrizations.weight.original" in k for k in gan.state_dict())
+    CGANTrainer(gan, tmp_path, loss="hinge", epochs=4, batch_size=16, sample_every=0, progress=False).fit(pattern_factory(16))
+    loaded = synthaug.load(tmp_path)
+    assert loaded.config["spectral_norm"] is True
+    conv = loaded.discriminator.trunk.net[0]
+    # Spectral norm keeps the (reshaped) weight's largest singular value near 1.
+    sigma = torch.linalg.matrix_norm(conv.weight.flatten(1), ord=2)
+    assert 0.5 < float(sigma) < 1.5
+    images, labels = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 0])
+    gan.eval()
+    assert torch.allclose(gan.discriminator(images, labels), loaded.discriminator(images, labels), atol=1e-6)

@@ -31,6 +31,7 @@ from synthaug.metrics.classifier import accuracy, train_classifier
 from synthaug.metrics.fidelity import frechet_distance, intra_class_diversity, label_fidelity, predict
 from synthaug.training import CGANTrainer, CVAETrainer
 from synthaug.utils.seeding import seeded
+from synthaug.viz import save_generator_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +74,8 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=1000, help="generated images per class")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--grids", type=Path, default=ROOT / "docs" / "img",
+                        help="where each model's labelled sample grid goes (PNG)")
     args = parser.parse_args()
     gan_epochs = args.gan_epochs or (15 if args.long_tail else 5)
     vae_epochs = args.vae_epochs or (30 if args.long_tail else 10)
@@ -115,6 +118,9 @@ def main() -> None:
                     model.latent_sampler = sampler
                 images, labels = sample_all(model, args.per_class, args.seed)
                 name = f"{label} ({epochs} epochs" + (f", {sampler} sampler)" if sampler else ")")
+                stem = ("fmnist-longtail-" if args.long_tail else "fmnist-") + family + \
+                    ("-balanced" if options.get("class_balanced") else "") + (f"-{sampler}" if sampler else "")
+                save_generator_grid(model, args.grids / f"{stem}.png", per_class=8, seed=args.seed, title=name)
                 rows.append(evaluate(name, images, labels, classifier, data.test, test_features, real_labels_test, k))
     result = {"command": "python bench/quality.py" + (" --long-tail" if args.long_tail else ""),
               "evaluator": f"SmallCNN trained {args.classifier_steps} steps on the full real train split",

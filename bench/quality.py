@@ -49,10 +49,11 @@ def long_tail(data: LabelledImages, largest: int, smallest: int, seed: int) -> L
     return LabelledImages(data.images[index], data.labels[index])
 
 
-def sample_all(gen, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_all(gen, per_class: int, seed: int, truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.arange(gen.num_classes).repeat_interleave(per_class)
     rng = torch.Generator().manual_seed(seed)
-    images = torch.cat([gen.sample(labels[i : i + 1000], generator=rng) for i in range(0, len(labels), 1000)])
+    images = torch.cat([gen.sample(labels[i : i + 1000], generator=rng, truncation=truncation)
+                        for i in range(0, len(labels), 1000)])
     return images, labels
 
 
@@ -68,16 +69,18 @@ def evaluate(name, images, labels, classifier, real_test, real_features, real_la
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long-tail", action="store_true", help="train generators on a 5,000 -> 50 long-tailed subset")
-    parser.add_argument("--gan-epochs", type=int, default=None, help="default 5 (full) or 15 (long tail)")
+    parser.add_argument("--gan-epochs", type=int, default=15, help="default 15")
     parser.add_argument("--vae-epochs", type=int, default=None, help="default 10 (full) or 30 (long tail)")
-    parser.add_argument("--classifier-steps", type=int, default=3000)
+    parser.add_argument("--classifier-steps", type=int, default=6000, help="evaluator SmallCNN steps (default 6000)")
     parser.add_argument("--per-class", type=int, default=1000, help="generated images per class")
+    parser.add_argument("--truncation", type=float, nargs="+", default=[1.0, 0.7, 0.5],
+                        help="cGAN latent temperatures to score (default 1.0 0.7 0.5); the cVAE rows use 1.0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--grids", type=Path, default=ROOT / "docs" / "img",
                         help="where each model's labelled sample grid goes (PNG)")
     args = parser.parse_args()
-    gan_epochs = args.gan_epochs or (15 if args.long_tail else 5)
+    gan_epochs = args.gan_epochs
     vae_epochs = args.vae_epochs or (30 if args.long_tail else 10)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -112,15 +115,18 @@ def main() -> None:
             trainer_cls(model, Path(tmp) / label.replace(" ", "_"), epochs=epochs, seed=args.seed, progress=False,
                         sample_every=0, **options).fit(train_set)
             seconds[label] = round(time.perf_counter() - t0, 1)
-            samplers = ["gmm", "prior"] if family == "cvae" else [None]
-            for sampler in samplers:
+            variants = [("gmm", 1.0), ("prior", 1.0)] if family == "cvae" else [(None, t) for t in args.truncation]
+            for sampler, truncation in variants:
                 if sampler:
                     model.latent_sampler = sampler
-                images, labels = sample_all(model, args.per_class, args.seed)
-                name = f"{label} ({epochs} epochs" + (f", {sampler} sampler)" if sampler else ")")
+                images, labels = sample_all(model, args.per_class, args.seed, truncation)
+                detail = f", {sampler} sampler" if sampler else (f", truncation {truncation}" if truncation != 1.0 else "")
+                name = f"{label} ({epochs} epochs{detail})"
                 stem = ("fmnist-longtail-" if args.long_tail else "fmnist-") + family + \
-                    ("-balanced" if options.get("class_balanced") else "") + (f"-{sampler}" if sampler else "")
-                save_generator_grid(model, args.grids / f"{stem}.png", per_class=8, seed=args.seed, title=name)
+                    ("-balanced" if options.get("class_balanced") else "") + (f"-{sampler}" if sampler else "") + \
+                    (f"-t{truncation}" if truncation != 1.0 else "")
+                save_generator_grid(model, args.grids / f"{stem}.png", per_class=8, seed=args.seed, title=name,
+                                    truncation=truncation)
                 rows.append(evaluate(name, images, labels, classifier, data.test, test_features, real_labels_test, k))
     result = {"command": "python bench/quality.py" + (" --long-tail" if args.long_tail else ""),
               "evaluator": f"SmallCNN trained {args.classifier_steps} steps on the full real train split",

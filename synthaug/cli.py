@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training split (default 20)")
     train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
     train.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate (default: 2e-4 cgan, 1e-3 cvae and dae)")
-    train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 64 cgan, 16 cvae; not for dae)")
+    train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 128 cgan, 16 cvae; not for dae)")
     train.add_argument("--width", type=_positive_int, default=None, help="base conv channels (default: 64 cgan, 32 cvae and dae)")
     train.add_argument("--image-size", type=_positive_int, default=None,
                        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)")

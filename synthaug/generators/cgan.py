@@ -53,7 +53,7 @@ class ConditionalGAN(ConditionalGenerator):
         num_classes: number of classes.
         channels: image channels (1 or 3).
         image_size: square image side, a multiple of 4 (e.g. 16, 28, 32).
-        latent_dim: size of z (default 64).
+        latent_dim: size of z (default 128, as in the plain DCGAN loop).
         width: base conv channels (default 64); parameters grow with its square.
         embed_dim: size of the generator's label embedding.
         class_names: optional names, one per class.
@@ -67,7 +67,7 @@ class ConditionalGAN(ConditionalGenerator):
     """
 
     config_fields = {
-        **conditional_image_fields(latent_dim=64, width=64),
+        **conditional_image_fields(latent_dim=128, width=64),
         "ema": BoolField(True, help="sample from an exponential moving average of the generator"),
         "spectral_norm": BoolField(False, help="spectral normalisation on every discriminator layer"),
     }

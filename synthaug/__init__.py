@@ -6,6 +6,7 @@ set through torchvision-style datasets::
     gen = synthaug.load("runs/demo/cgan")
     synth = synthaug.SyntheticDataset(gen, num_samples=10_000, transform=...)
     train = torch.utils.data.ConcatDataset([real_train, synth])
+    train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)   # or a mixing strategy
 
 Or train a denoising autoencoder that maps corrupted images back to clean ones::
 
@@ -14,7 +15,7 @@ Or train a denoising autoencoder that maps corrupted images back to clean ones::
 """
 
 from synthaug._version import __version__
-from synthaug.data.synthetic import SyntheticDataset
+from synthaug.data import ChunkShuffleSampler, MixedDataset, SyntheticBatches, SyntheticDataset, mix
 from synthaug.errors import BundleError
 from synthaug.generators import (
     ConditionalGAN,
@@ -33,21 +34,27 @@ from synthaug.generators import (
 from synthaug.io import load
 from synthaug import viz  # noqa: E402  (synthaug.viz.save_image_grid etc.)
 from synthaug import transforms  # noqa: E402  (synthaug.transforms.gaussian_noise, CorruptionMix)
+from synthaug import filters  # noqa: E402  (synthaug.filters.Filter)
 
 __all__ = [
     "BundleError",
+    "ChunkShuffleSampler",
     "ConditionalGAN",
     "ConditionalGenerator",
     "ConditionalVAE",
     "ConfigurableModule",
     "DenoisingAutoencoder",
     "GeneratorProtocol",
+    "MixedDataset",
+    "SyntheticBatches",
     "SyntheticDataset",
     "WrappedGenerator",
     "__version__",
     "available_generators",
     "available_models",
+    "filters",
     "load",
+    "mix",
     "viz",
     "register_generator",
     "register_model",

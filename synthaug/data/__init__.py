@@ -1,6 +1,22 @@
-"""Datasets: real labelled image sources and generated ``SyntheticDataset``."""
+"""Datasets: real labelled image sources, generated ``SyntheticDataset``, and mixing the two."""
 
+from synthaug.data.batches import SyntheticBatches
+from synthaug.data.image_format import ImageFormat, detect_format
+from synthaug.data.labels import read_labels
+from synthaug.data.mixing import MixedDataset, mix
 from synthaug.data.real import LabelledImages, RealData, load_real_data
-from synthaug.data.synthetic import SyntheticDataset
+from synthaug.data.synthetic import ChunkShuffleSampler, SyntheticDataset
 
-__all__ = ["LabelledImages", "RealData", "SyntheticDataset", "load_real_data"]
+__all__ = [
+    "ChunkShuffleSampler",
+    "ImageFormat",
+    "LabelledImages",
+    "MixedDataset",
+    "RealData",
+    "SyntheticBatches",
+    "SyntheticDataset",
+    "detect_format",
+    "load_real_data",
+    "mix",
+    "read_labels",
+]

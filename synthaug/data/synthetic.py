@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import OrderedDict
-from typing import Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
 from torchvision.datasets import VisionDataset
 from torchvision.transforms.functional import to_pil_image
 
+from synthaug.data.counts import check_count, resolve_class_counts
 from synthaug.generators.base import GeneratorProtocol, check_truncation
+
+if TYPE_CHECKING:
+    from synthaug.filters import Filter
 
 logger = logging.getLogger(__name__)
 
@@ -19,79 +24,52 @@ ImageType = Literal["pil", "tensor", "numpy"]
 IMAGE_TYPES = ("pil", "tensor", "numpy")
 
 
-def _check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return int(value)
+def stream_seed(*keys: int) -> int:
+    """A 63-bit seed for the random stream named by ``keys`` (e.g. seed, epoch, chunk, round).
 
-
-def resolve_class_counts(
-    num_samples: int | None, class_counts: Mapping[Any, int] | None, num_classes: int, class_names: list[str] | None = None
-) -> list[int]:
-    """Turn ``num_samples`` / ``class_counts`` into one count per class index.
-
-    ``class_counts=None`` splits ``num_samples`` equally (the remainder goes to the first
-    classes). A dict maps class index (or class name, when the generator has names) to a
-    count; classes it leaves out get none.
+    SeedSequence hashes the keys into well-separated streams: neighbouring chunks, epochs
+    and seeds share no random numbers.
     """
-    if class_counts is None:
-        if num_samples is None:
-            raise ValueError("num_samples is required when class_counts is None")
-        n = _check_positive_int("num_samples", num_samples)
-        base, extra = divmod(n, num_classes)
-        return [base + (1 if c < extra else 0) for c in range(num_classes)]
-    if not isinstance(class_counts, Mapping):
-        raise TypeError(f"class_counts must be a dict {{class: count}} or None, got {type(class_counts).__name__}")
-    counts = [0] * num_classes
-    for key, count in class_counts.items():
-        if isinstance(key, str) and class_names and key in class_names:
-            index = class_names.index(key)
-        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < num_classes:
-            index = int(key)
-        else:
-            known = f"0..{num_classes - 1}" + (f" or one of {class_names}" if class_names else "")
-            raise ValueError(f"class_counts has unknown class {key!r}; expected {known}")
-        counts[index] = _check_positive_int(f"class_counts[{key!r}]", count, allow_zero=True)
-    total = sum(counts)
-    if total == 0:
-        raise ValueError(f"class_counts must ask for at least one sample, got {dict(class_counts)}")
-    if num_samples is not None and _check_positive_int("num_samples", num_samples) != total:
-        raise ValueError(f"num_samples ({num_samples}) must equal the sum of class_counts ({total}), or be None")
-    return counts
+    return int(np.random.SeedSequence(list(keys)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def _chunk_seed(seed: int, chunk: int) -> int:
-    # SeedSequence hashes (seed, chunk) into well-separated streams: neighbouring chunks
-    # and neighbouring seeds share no random numbers.
-    return int(np.random.SeedSequence([seed, chunk]).generate_state(1, dtype=np.uint64)[0] >> 1)
+DEFAULT_CACHE_BYTES = 256 * 2**20
 
 
 class SyntheticDataset(VisionDataset):
     """Generated ``(image, label)`` pairs from a class-conditional generator.
 
-    Item ``i`` is a deterministic function of ``(seed, i)`` (for a fixed ``chunk_size``):
-    the same whatever the ``num_workers`` or access order, and the global RNG is never
-    touched. Images are generated ``chunk_size`` at a time (one generator call) and the
-    last ``cache_chunks`` chunks are kept per process, so memory is bounded whatever
-    ``num_samples`` is. Labels are laid out class by class; shuffle in the DataLoader.
+    Item ``i`` is a deterministic function of ``(seed, epoch, i)`` (for a fixed
+    ``chunk_size``): the same whatever the ``num_workers`` or access order, and the
+    global RNG is never touched. The epoch is 0 (a fixed set) until :meth:`set_epoch`
+    asks for fresh samples, as ``DistributedSampler.set_epoch`` does for its order.
+
+    Images are generated ``chunk_size`` at a time (one generator call) and kept in a
+    per-process LRU cache of ``cache_chunks`` chunks, so memory is bounded by the cache,
+    not by ``num_samples``: a dataset of 10,000,000 virtual items costs a few KB until
+    it is read. Labels are laid out class by class; shuffle in the DataLoader (or, for
+    datasets larger than the cache, use :class:`~synthaug.data.ChunkShuffleSampler`).
 
     Args:
         generator: anything satisfying :class:`~synthaug.GeneratorProtocol`, e.g. the
             result of :func:`synthaug.load` or :func:`synthaug.wrap`.
-        num_samples: total number of items. May be ``None`` when ``class_counts`` is a dict.
-        class_counts: ``None`` for equal counts per class, or ``{class: count}`` with class
-            indices (or names, when the generator has ``class_names``).
-        seed: selects the fixed set of samples.
+        num_samples: total number of items. May be ``None`` when ``class_counts`` is a
+            dict or a dataset.
+        class_counts: ``None`` for equal counts per class; ``{class: count}`` with class
+            indices (or names, when the generator has ``class_names``); or a real labelled
+            dataset, whose label histogram is matched (scaled to ``num_samples`` if given).
+        seed: selects the set of samples.
         transform: applied to each image, e.g. a ``torchvision.transforms`` pipeline.
         target_transform: applied to each label.
         image_type: ``"pil"`` (default, like torchvision's MNIST: mode ``L`` or ``RGB``),
             ``"tensor"`` (float32 ``[C, H, W]`` in [0, 1]) or ``"numpy"`` (uint8
             ``[H, W, C]``, what albumentations expects).
         chunk_size: images per generator call.
-        cache_chunks: generated chunks kept in memory per process.
+        cache_chunks: generated chunks kept in memory per process; ``None`` (default) fits
+            as many as 256 MiB holds (all of a 60,000-image 28x28 dataset).
         truncation: latent temperature forwarded to synthaug generators' ``sample``.
+        filter: a :class:`~synthaug.filters.Filter`; rejected samples are redrawn
+            deterministically (see :mod:`synthaug.filters`).
 
     Example:
         >>> gen = synthaug.load("runs/demo/cgan")
@@ -102,15 +80,16 @@ class SyntheticDataset(VisionDataset):
     def __init__(
         self,
         generator: GeneratorProtocol,
-        num_samples: int | None,
-        class_counts: Mapping[Any, int] | None = None,
+        num_samples: int | None = None,
+        class_counts: Any = None,
         seed: int = 0,
         transform: Callable | None = None,
         target_transform: Callable | None = None,
         image_type: ImageType = "pil",
         chunk_size: int = 256,
-        cache_chunks: int = 64,
+        cache_chunks: int | None = None,
         truncation: float = 1.0,
+        filter: "Filter | None" = None,  # noqa: A002  (the issue's and users' name for it)
     ) -> None:
         super().__init__(root=None, transform=transform, target_transform=target_transform)
         if not isinstance(generator, GeneratorProtocol):
@@ -122,25 +101,51 @@ class SyntheticDataset(VisionDataset):
             raise ValueError(f"image_type must be one of {IMAGE_TYPES}, got {image_type!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        if filter is not None and not hasattr(filter, "fill"):
+            raise TypeError(f"filter must be a synthaug.filters.Filter, got {type(filter).__name__}")
         self.generator = generator
         self.seed = int(seed)
+        self.epoch = 0
         self.image_type = image_type
-        self.chunk_size = _check_positive_int("chunk_size", chunk_size)
-        self.cache_chunks = _check_positive_int("cache_chunks", cache_chunks)
+        self.chunk_size = check_count("chunk_size", chunk_size)
         self.truncation = check_truncation(truncation)
+        self.filter = filter
         names = getattr(generator, "class_names", None)
         self.class_counts = resolve_class_counts(num_samples, class_counts, generator.num_classes, names)
         self.classes = list(names) if names else [str(c) for c in range(generator.num_classes)]
-        self._boundaries = np.cumsum(self.class_counts)
+        # A plain list: bisect on it is the cheapest label lookup in __getitem__.
+        self._boundaries = np.cumsum(self.class_counts).tolist()
+        if cache_chunks is None:
+            channels, height, width = generator.image_shape
+            item_bytes = channels * height * width * (4 if image_type == "tensor" else 1)
+            cache_chunks = max(2, DEFAULT_CACHE_BYTES // (item_bytes * self.chunk_size))
+        self.cache_chunks = check_count("cache_chunks", cache_chunks)
         self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
 
     def __len__(self) -> int:
-        return int(self._boundaries[-1])
+        return self._boundaries[-1]
+
+    @property
+    def num_chunks(self) -> int:
+        return -(-len(self) // self.chunk_size)
 
     @property
     def targets(self) -> torch.Tensor:
         """All labels in item order (computed on demand: 8 bytes per item)."""
         return torch.repeat_interleave(torch.arange(len(self.class_counts)), torch.tensor(self.class_counts))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the samples of ``epoch`` from now on (0 is the default, fixed set).
+
+        Call it in the main process before each epoch's DataLoader iteration; workers
+        started afterwards see the new epoch. With ``persistent_workers=True`` the workers
+        keep the epoch they started with, so leave that off when you use epochs.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        if int(epoch) != self.epoch:
+            self.epoch = int(epoch)
+            self._cache.clear()
 
     def _check_index(self, index: Any) -> int:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
@@ -152,25 +157,40 @@ class SyntheticDataset(VisionDataset):
 
     def label_of(self, index: int) -> int:
         """The class of item ``index`` (negative counts from the end) without generating it."""
-        return int(np.searchsorted(self._boundaries, self._check_index(index), side="right"))
+        return bisect.bisect_right(self._boundaries, self._check_index(index))
 
-    def _chunk_labels(self, chunk: int) -> torch.Tensor:
-        start = chunk * self.chunk_size
-        stop = min(start + self.chunk_size, len(self))
-        positions = np.arange(start, stop)
+    def labels_of(self, indices: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Classes of many items at once, as a LongTensor (no generation)."""
+        positions = np.asarray(indices, dtype=np.int64)
         return torch.from_numpy(np.searchsorted(self._boundaries, positions, side="right").astype(np.int64))
 
-    def _generate_chunk(self, chunk: int) -> torch.Tensor:
-        labels = self._chunk_labels(chunk)
-        rng = torch.Generator().manual_seed(_chunk_seed(self.seed, chunk))
+    def _draw(self, labels: torch.Tensor, *keys: int) -> torch.Tensor:
+        """One generator call for ``labels`` from the random stream ``(seed, epoch, *keys)``."""
+        # A CPU stream whatever the generator's device: item i is the same draw on CPU and GPU.
+        rng = torch.Generator().manual_seed(stream_seed(self.seed, self.epoch, *keys))
         kwargs = {"truncation": self.truncation} if self.truncation != 1.0 else {}
+        return self.generator.sample(labels, generator=rng, **kwargs)
+
+    def generate(self, labels: torch.Tensor, *keys: int) -> torch.Tensor:
+        """Images for ``labels`` from the stream ``(seed, epoch, *keys)``, filtered if a filter is set.
+
+        Returns a float tensor ``[B, C, H, W]`` in [0, 1] on the generator's device.
+        """
+        images = self._draw(labels, *keys)
+        if self.filter is not None:
+            images = self.filter.fill(images, labels, lambda again, r: self._draw(again, *keys, r), self.classes)
+        return images
+
+    def _generate_chunk(self, chunk: int) -> torch.Tensor:
+        start = chunk * self.chunk_size
+        labels = self.labels_of(np.arange(start, min(start + self.chunk_size, len(self))))
         # CPU kernels round differently with different thread counts, and DataLoader workers
         # run with one thread: generating with one thread everywhere keeps item i the same
         # bytes whatever num_workers is.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            images = self.generator.sample(labels, generator=rng, **kwargs).detach().to("cpu", torch.float32)
+            images = self.generate(labels, chunk).detach().to("cpu", torch.float32)
         finally:
             torch.set_num_threads(threads)
         if self.image_type == "tensor":
@@ -189,6 +209,19 @@ class SyntheticDataset(VisionDataset):
             self._cache.popitem(last=False)
         return images
 
+    def warm(self, progress: bool = True) -> "SyntheticDataset":
+        """Generate the current epoch's chunks into the cache now (as many as it holds).
+
+        Call it before building a DataLoader with ``num_workers > 0``: forked workers
+        inherit the cache instead of each generating every chunk again. Returns ``self``.
+        """
+        from tqdm.auto import tqdm
+
+        count = min(self.num_chunks, self.cache_chunks)
+        for chunk in tqdm(range(count), desc="generating", unit="chunk", disable=not progress, leave=False):
+            self._chunk(chunk)
+        return self
+
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         index = self._check_index(index)
         chunk, offset = divmod(index, self.chunk_size)
@@ -199,12 +232,24 @@ class SyntheticDataset(VisionDataset):
             image = image.permute(1, 2, 0).numpy().copy()
         else:
             image = image.clone()  # callers may modify items in place; the cache must not change
-        target = self.label_of(index)
+        target = bisect.bisect_right(self._boundaries, index)
         if self.transform is not None:
             image = self.transform(image)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return image, target
+
+    def batches(
+        self, batch_size: int = 256, shuffle: bool = True, drop_last: bool = False, device: Any = None
+    ) -> "SyntheticBatches":
+        """Batch mode: whole batches generated in one call on the generator's device.
+
+        See :class:`~synthaug.data.SyntheticBatches`. Use it in the training loop of the
+        main process (no DataLoader), so CUDA is never initialised in forked workers.
+        """
+        from synthaug.data.batches import SyntheticBatches
+
+        return SyntheticBatches(self, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, device=device)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -214,8 +259,53 @@ class SyntheticDataset(VisionDataset):
     def extra_repr(self) -> str:
         gen = self.generator
         kind = getattr(gen, "model_type", "") or type(gen).__name__
-        return "\n".join([
+        counts = self.class_counts if len(self.class_counts) <= 20 else "..."
+        lines = [
             f"Generator: {type(gen).__name__} ({kind}), image_shape={tuple(gen.image_shape)}",
-            f"Classes: {len(self.classes)}, counts per class: {self.class_counts if len(self.class_counts) <= 20 else '...'}",
-            f"Seed: {self.seed}, image_type: {self.image_type}, chunk_size: {self.chunk_size}",
-        ])
+            f"Classes: {len(self.classes)}, counts per class: {counts}",
+            f"Seed: {self.seed}, epoch: {self.epoch}, image_type: {self.image_type}, chunk_size: {self.chunk_size}",
+        ]
+        if self.truncation != 1.0:
+            lines.append(f"Truncation: {self.truncation}")
+        if self.filter is not None:
+            lines.append(f"Filter: {self.filter!r}")
+        return "\n".join(lines)
+
+
+class ChunkShuffleSampler(torch.utils.data.Sampler[int]):
+    """Shuffled order for datasets larger than their chunk cache (a shuffle buffer of chunks).
+
+    Visits ``buffer_chunks`` randomly chosen chunks at a time and yields all their items
+    in random order, so each chunk is generated once per epoch and the cache only needs
+    ``buffer_chunks`` chunks, while batches still mix classes (the chunks of a group come
+    from all over the dataset). A plain ``shuffle=True`` on a dataset far larger than the
+    cache would regenerate a chunk for almost every item.
+
+    Args:
+        dataset: the :class:`SyntheticDataset` to order.
+        buffer_chunks: chunks mixed together; at most the dataset's ``cache_chunks``.
+        seed: order seed; combined with the dataset's epoch so every epoch's order differs.
+    """
+
+    def __init__(self, dataset: SyntheticDataset, buffer_chunks: int = 32, seed: int = 0) -> None:
+        if not isinstance(dataset, SyntheticDataset):
+            raise TypeError(f"dataset must be a SyntheticDataset, got {type(dataset).__name__}")
+        buffer_chunks = check_count("buffer_chunks", buffer_chunks)
+        if buffer_chunks > dataset.cache_chunks:
+            raise ValueError(f"buffer_chunks ({buffer_chunks}) must be at most the dataset's cache_chunks "
+                             f"({dataset.cache_chunks}), or chunks are evicted before they are read")
+        self.dataset = dataset
+        self.buffer_chunks = buffer_chunks
+        self.seed = check_count("seed", seed, allow_zero=True)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        ds = self.dataset
+        rng = np.random.default_rng([self.seed, ds.epoch])
+        order = rng.permutation(ds.num_chunks)
+        for group in range(0, len(order), self.buffer_chunks):
+            chunks = order[group : group + self.buffer_chunks]
+            items = np.concatenate([np.arange(c * ds.chunk_size, min((c + 1) * ds.chunk_size, len(ds))) for c in chunks])
+            yield from rng.permutation(items).tolist()

@@ -1,0 +1,93 @@
+"""Per-class sample counts: validation of user-given counts and proportional splits."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from torch.utils.data import Dataset
+
+
+def check_count(name: str, value: Any, *, allow_zero: bool = False) -> int:
+    """``value`` as an int, refusing bools, non-integers and values below 1 (or 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return int(value)
+
+
+def class_index(key: Any, num_classes: int, class_names: list[str] | None, what: str) -> int:
+    """The class index a dict key names: an index in range, or a class name."""
+    if isinstance(key, str) and class_names and key in class_names:
+        return class_names.index(key)
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < num_classes:
+        return int(key)
+    known = f"0..{num_classes - 1}" + (f" or one of {class_names}" if class_names else "")
+    raise ValueError(f"{what} has unknown class {key!r}; expected {known}")
+
+
+def counts_from_mapping(
+    mapping: Mapping[Any, Any], num_classes: int, class_names: list[str] | None, what: str
+) -> list[int]:
+    """``{class: count}`` (indices or names) as one count per class index; absent classes get 0."""
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"{what} must be a dict {{class: count}}, got {type(mapping).__name__}")
+    counts = [0] * num_classes
+    for key, count in mapping.items():
+        counts[class_index(key, num_classes, class_names, what)] = check_count(f"{what}[{key!r}]", count, allow_zero=True)
+    return counts
+
+
+def proportional_counts(histogram: list[int], total: int) -> list[int]:
+    """Split ``total`` in proportion to ``histogram`` (largest remainder: the sum is exactly ``total``)."""
+    weights = np.asarray(histogram, dtype=np.float64)
+    if weights.sum() <= 0:
+        raise ValueError(f"cannot split {total} samples in proportion to an empty histogram {histogram}")
+    exact = weights / weights.sum() * total
+    counts = np.floor(exact).astype(np.int64)
+    # Hand out what flooring lost to the largest remainders; ties go to the lower class index.
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return counts.tolist()
+
+
+def resolve_class_counts(
+    num_samples: int | None,
+    class_counts: Any,
+    num_classes: int,
+    class_names: list[str] | None = None,
+) -> list[int]:
+    """Turn ``num_samples`` / ``class_counts`` into one count per class index.
+
+    ``class_counts`` may be:
+
+    * ``None``: ``num_samples`` split equally (the remainder goes to the first classes);
+    * a dict ``{class: count}`` with class indices or names; absent classes get none;
+    * a real dataset (anything :func:`~synthaug.data.labels.read_labels` reads): its label
+      histogram, scaled to ``num_samples`` when that is given.
+    """
+    if class_counts is None:
+        if num_samples is None:
+            raise ValueError("num_samples is required when class_counts is None")
+        n = check_count("num_samples", num_samples)
+        base, extra = divmod(n, num_classes)
+        return [base + (1 if c < extra else 0) for c in range(num_classes)]
+    if isinstance(class_counts, Mapping):
+        counts = counts_from_mapping(class_counts, num_classes, class_names, "class_counts")
+        total = sum(counts)
+        if total == 0:
+            raise ValueError(f"class_counts must ask for at least one sample, got {dict(class_counts)}")
+        if num_samples is not None and check_count("num_samples", num_samples) != total:
+            raise ValueError(f"num_samples ({num_samples}) must equal the sum of class_counts ({total}), or be None")
+        return counts
+    if isinstance(class_counts, Dataset) or hasattr(class_counts, "targets"):
+        from synthaug.data.labels import label_histogram, read_labels
+
+        histogram = label_histogram(read_labels(class_counts), num_classes)
+        if sum(histogram) == 0:
+            raise ValueError("class_counts is an empty dataset: there is no label histogram to match")
+        return histogram if num_samples is None else proportional_counts(histogram, check_count("num_samples", num_samples))
+    hint = " (per-class counts as a list: pass dict(enumerate(counts)))" if isinstance(class_counts, (list, tuple)) else ""
+    raise TypeError(f"class_counts must be None, a dict {{class: count}} or a labelled dataset, "
+                    f"got {type(class_counts).__name__}{hint}")

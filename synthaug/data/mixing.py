@@ -1,0 +1,323 @@
+"""``synthaug.mix``: one Dataset of real and synthetic ``(image, label)`` items, composed by a strategy.
+
+Strategies (``strategy=``):
+
+* ``"ratio"`` with ``ratio=r``: add ``round(r * len(real))`` synthetic items with the real
+  class proportions (the lecture's 60,000 real + 10,000 fake is ``ratio=1/6``);
+* ``"balance"``: top every class up to the largest class count (imbalanced-learn's
+  ``"not majority"``), or to ``target=N``;
+* a dict ``{class: count}``: add ``count`` synthetic items of each listed class (class
+  indices or names). Note: imbalanced-learn's dicts give totals after resampling; here
+  they give the synthetic items to add (use ``"balance", target=N`` for totals);
+* a callable ``real_counts -> {class: count}``: the same, computed from the real counts
+  ``{class index: count}``;
+* ``"replace"`` with ``p=0.3``: each real item is replaced, with probability ``p``, by a
+  synthetic item of the same class (DA-Fusion's ``synthetic_probability``); the length
+  and the labels stay those of the real data.
+
+Synthetic items are given the form of the real items (see
+:mod:`synthaug.data.image_format`), so one transform pipeline serves both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from synthaug.data.counts import check_count, counts_from_mapping, proportional_counts
+from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, detect_format, from_float_chw
+from synthaug.data.labels import label_histogram, read_labels
+from synthaug.data.synthetic import SyntheticDataset, stream_seed
+from synthaug.generators.base import GeneratorProtocol
+
+STRATEGIES = ("ratio", "balance", "replace")
+
+
+def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or math.isnan(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        expected = f"in [{low:g}, {high:g}]" if high != math.inf else f">= {low:g}"
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return float(value)
+
+
+def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class_names: list[str] | None) -> list[int]:
+    """Synthetic items to add per class for the additive strategies."""
+    k = len(real_counts)
+    if isinstance(strategy, Mapping):
+        return counts_from_mapping(strategy, k, class_names, "strategy")
+    if callable(strategy):
+        wanted = strategy({c: n for c, n in enumerate(real_counts)})
+        if not isinstance(wanted, Mapping):
+            raise TypeError(f"a callable strategy must return a dict {{class: count}}, got {type(wanted).__name__}")
+        return counts_from_mapping(wanted, k, class_names, "the strategy callable's result")
+    if strategy == "ratio":
+        ratio = _check_number("ratio", kwargs.get("ratio"), 0.0) if "ratio" in kwargs else None
+        if ratio is None:
+            raise ValueError("strategy='ratio' needs ratio=r (synthetic items per real item, e.g. 1/6)")
+        return proportional_counts(real_counts, round(ratio * sum(real_counts)))
+    if strategy == "balance":
+        target = kwargs.get("target")
+        if target is None:
+            target = max(real_counts)
+        elif isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 1:
+            raise ValueError(f"target must be a positive int (items per class after topping up), got {target!r}")
+        return [max(int(target) - n, 0) for n in real_counts]
+    raise ValueError(f"strategy must be one of {STRATEGIES}, a dict {{class: count}} or a callable, got {strategy!r}")
+
+
+class MixedDataset(Dataset):
+    """Real and synthetic ``(image, label)`` items in one map-style Dataset (see :func:`mix`).
+
+    The real items come first, then the synthetic ones (``"replace"``: synthetic items
+    take the place of the real ones they replace); shuffle in the DataLoader.
+
+    Attributes:
+        real: the real dataset.
+        synthetic: the :class:`~synthaug.SyntheticDataset` the synthetic items come from
+            (``None`` when there are none).
+        real_counts, synthetic_counts: items per class of each kind (this epoch).
+        image_format: the form every item has (that of the real items).
+        targets: all labels, in item order.
+    """
+
+    def __init__(
+        self, real: Dataset, generator: GeneratorProtocol, real_labels: np.ndarray, image_format: ImageFormat,
+        strategy: str, synthetic_counts: list[int] | None = None, p: float | None = None, seed: int = 0,
+        synthetic_options: Mapping[str, Any] | None = None, transform: Callable | None = None,
+        target_transform: Callable | None = None, label_reference: Any = 0,
+    ) -> None:
+        self.real = real
+        self.generator = generator
+        self.real_labels = real_labels
+        self.image_format = image_format
+        self.strategy = strategy
+        self.p = p
+        self.seed = seed
+        self.synthetic_options = dict(synthetic_options or {})
+        self.transform = transform
+        self.target_transform = target_transform
+        self.epoch = 0
+        self._additive_counts = synthetic_counts
+        self._label_reference = label_reference
+        self._build()
+
+    def _make_synthetic(self, counts: list[int]) -> SyntheticDataset | None:
+        if not sum(counts):
+            return None
+        synthetic = SyntheticDataset(self.generator, class_counts=dict(enumerate(counts)), seed=self.seed,
+                                     image_type="tensor", **self.synthetic_options)
+        synthetic.set_epoch(self.epoch)
+        return synthetic
+
+    def _build(self) -> None:
+        k = self.generator.num_classes
+        real_counts = np.bincount(self.real_labels, minlength=k)
+        if self.strategy != "replace":
+            self._source = None
+            self.synthetic_counts = list(self._additive_counts)
+            self.synthetic = self._make_synthetic(self.synthetic_counts)
+            synthetic_labels = self.synthetic.targets.numpy() if self.synthetic is not None else np.zeros(0, np.int64)
+            self.targets = np.concatenate([self.real_labels, synthetic_labels])
+            self.real_counts = real_counts.tolist()
+            return
+        # Which real items are replaced is a pure function of (seed, epoch); the j-th
+        # replaced item of class c reads synthetic item offset[c] + j.
+        rng = np.random.default_rng(stream_seed(self.seed, self.epoch, 1 << 41))
+        replaced = rng.random(len(self.real_labels)) < self.p
+        self.synthetic_counts = np.bincount(self.real_labels[replaced], minlength=k).tolist()
+        self.synthetic = self._make_synthetic(self.synthetic_counts)
+        source = np.arange(len(self.real_labels), dtype=np.int64)
+        order = np.flatnonzero(replaced)
+        labels = self.real_labels[order]
+        offsets = np.concatenate([[0], np.cumsum(self.synthetic_counts)[:-1]]).astype(np.int64)
+        rank = np.zeros(len(order), dtype=np.int64)
+        for c in np.unique(labels):  # rank of each replaced item within its class, in item order
+            members = labels == c
+            rank[members] = np.arange(int(members.sum()))
+        source[order] = -(offsets[labels] + rank) - 1
+        self._source = source
+        self.targets = self.real_labels
+        self.real_counts = (real_counts - np.asarray(self.synthetic_counts)).tolist()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fresh synthetic items (and, for ``"replace"``, a fresh choice of replaced items) for ``epoch``."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        if int(epoch) == self.epoch:
+            return
+        self.epoch = int(epoch)
+        if self.strategy == "replace":
+            self._build()
+        elif self.synthetic is not None:
+            self.synthetic.set_epoch(self.epoch)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def is_synthetic(self, index: int) -> bool:
+        """Whether item ``index`` is a synthetic one."""
+        index = int(index) % len(self)
+        if self._source is not None:
+            return bool(self._source[index] < 0)
+        return index >= len(self.real_labels)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} items")
+        index = int(index) % n
+        source = self._source[index] if self._source is not None else index - len(self.real_labels)
+        if self._source is not None and source >= 0:
+            image, target = self.real[int(source)]
+        elif self._source is None and source < 0:
+            image, target = self.real[index]
+        else:
+            synthetic_index = int(-source - 1) if self._source is not None else int(source)
+            image, target = self.synthetic[synthetic_index]
+            image = from_float_chw(image, self.image_format)
+            target = _convert_label(target, self._label_reference)
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def summary(self) -> str:
+        """A table of real and synthetic items per class."""
+        names = getattr(self.generator, "class_names", None) or [str(c) for c in range(len(self.real_counts))]
+        rows = ["| class | real | synthetic | total |", "|---|---|---|---|"]
+        for c, (r, s) in enumerate(zip(self.real_counts, self.synthetic_counts)):
+            rows.append(f"| {names[c]} | {r} | {s} | {r + s} |")
+        rows.append(f"| all | {sum(self.real_counts)} | {sum(self.synthetic_counts)} | {len(self)} |")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        share = sum(self.synthetic_counts) / max(len(self), 1)
+        lines = [
+            f"Dataset {type(self).__name__}",
+            f"    Number of datapoints: {len(self)} ({sum(self.real_counts)} real, "
+            f"{sum(self.synthetic_counts)} synthetic, {share:.1%})",
+            f"    Strategy: {self.strategy}" + (f", p={self.p}" if self.p is not None else ""),
+            f"    Item form: {self.image_format.describe()}",
+            f"    Seed: {self.seed}, epoch: {self.epoch}",
+        ]
+        if len(self.real_counts) <= 20:
+            lines.append("    Real per class: " + str(self.real_counts))
+            lines.append("    Synthetic per class: " + str(self.synthetic_counts))
+        if self.transform is not None:
+            lines.append(f"    Transform: {self.transform!r}")
+        return "\n".join(lines)
+
+
+def _convert_label(label: int, reference: Any) -> Any:
+    """``label`` with the type of a real label (tensor, numpy scalar or int), so batches collate."""
+    if isinstance(reference, torch.Tensor):
+        return torch.tensor(label, dtype=reference.dtype)
+    if isinstance(reference, np.generic):
+        return type(reference)(label)
+    return label
+
+
+def _format_for(image_type: str | None, first_image: Any, generator: GeneratorProtocol) -> ImageFormat:
+    channels, height, width = generator.image_shape
+    if image_type is None:
+        fmt = detect_format(first_image)
+    elif image_type not in IMAGE_KINDS:
+        raise ValueError(f"image_type must be None (detect from the real data) or one of {IMAGE_KINDS}, got {image_type!r}")
+    else:
+        dtype = "float32" if image_type == "tensor" else "uint8"
+        fmt = ImageFormat(image_type, channels, height, width, dtype, image_type != "pil")
+    if fmt.shape != tuple(generator.image_shape):
+        raise ValueError(
+            f"the generator makes {channels}x{height}x{width} images but the real items are {fmt.describe()}: "
+            "train or wrap a generator for this image shape, or resize/convert the real data first"
+        )
+    return fmt
+
+
+def mix(
+    real: Dataset,
+    generator: GeneratorProtocol,
+    strategy: str | Mapping[Any, int] | Callable[[dict[int, int]], Mapping[Any, int]] = "ratio",
+    seed: int = 0,
+    *,
+    ratio: float | None = None,
+    target: int | None = None,
+    p: float | None = None,
+    image_type: str | None = None,
+    transform: Callable | None = None,
+    target_transform: Callable | None = None,
+    truncation: float = 1.0,
+    filter: Any = None,  # noqa: A002
+    chunk_size: int = 256,
+    progress: bool = True,
+) -> MixedDataset:
+    """Mix synthetic items from ``generator`` into ``real``, composed by ``strategy``.
+
+    Args:
+        real: a map-style dataset of ``(image, label)`` items; its labels are read from
+            ``targets`` when it has them (torchvision datasets do), else by iterating it.
+        generator: a class-conditional generator (:class:`~synthaug.GeneratorProtocol`)
+            with the real data's classes and image shape.
+        strategy: ``"ratio"`` (with ``ratio=``), ``"balance"`` (optional ``target=``),
+            ``"replace"`` (with ``p=``), a dict ``{class: count}`` or a callable; see the
+            module docstring.
+        seed: selects the synthetic samples (and, for ``"replace"``, which items).
+        image_type: force the synthetic items' form (``"pil"``, ``"tensor"``, ``"numpy"``)
+            instead of detecting it from ``real[0]``.
+        transform, target_transform: applied to every item, real and synthetic, after
+            mixing (put ``Normalize`` here, not in the real dataset).
+        truncation, filter, chunk_size: passed to the :class:`~synthaug.SyntheticDataset`.
+        progress: show a progress bar when labels must be read item by item.
+
+    Returns:
+        A :class:`MixedDataset`; ``print(mixed.summary())`` shows its composition.
+
+    Example:
+        >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)
+        >>> loader = DataLoader(train, batch_size=128, shuffle=True)
+    """
+    if not isinstance(generator, GeneratorProtocol):
+        raise TypeError(f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}")
+    if isinstance(strategy, str) and strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, a dict {{class: count}} or a callable, got {strategy!r}")
+    check_count("seed", seed, allow_zero=True)
+    k = generator.num_classes
+    real_classes = getattr(real, "classes", None)
+    if isinstance(real_classes, (list, tuple)) and len(real_classes) and len(real_classes) != k:
+        raise ValueError(f"the real dataset has {len(real_classes)} classes but the generator has {k}: "
+                         "they must describe the same classes")
+    if not hasattr(real, "__len__") or not hasattr(real, "__getitem__"):
+        raise TypeError(f"real must be a map-style Dataset of (image, label) items, got {type(real).__name__}")
+    if len(real) == 0:
+        raise ValueError("real dataset is empty: there is nothing to mix into")
+    first = real[0]
+    if not isinstance(first, (tuple, list)) or len(first) < 2:
+        raise TypeError(f"real dataset items must be (image, label) pairs; item 0 is a {type(first).__name__}")
+    fmt = _format_for(image_type, first[0], generator)
+    labels = read_labels(real, progress=progress)
+    real_counts = label_histogram(labels, k)
+    names = getattr(generator, "class_names", None)
+    options = {"ratio": ratio, "target": target}
+    replace_p = None
+    if strategy == "replace":
+        if p is None:
+            raise ValueError("strategy='replace' needs p (the probability of replacing each real item), e.g. p=0.3")
+        replace_p = _check_number("p", p, 0.0, 1.0)
+        counts = None  # MixedDataset draws the replaced items per epoch
+    else:
+        if p is not None:
+            raise ValueError(f"p is only for strategy='replace', got strategy={strategy!r}")
+        counts = _synthetic_counts(strategy, real_counts, {key: v for key, v in options.items() if v is not None}, names)
+    name = strategy if isinstance(strategy, str) else ("dict" if isinstance(strategy, Mapping) else "callable")
+    options = {"chunk_size": chunk_size, "truncation": truncation, "filter": filter}
+    return MixedDataset(real, generator, labels, fmt, name, counts, replace_p, seed, options, transform,
+                        target_transform, label_reference=first[1])

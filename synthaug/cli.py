@@ -25,7 +25,8 @@ examples:
   synthaug train cvae --data fashion-mnist --out runs/fmnist-cvae
   synthaug train dae --data digits --out runs/digits-dae --corruptions gaussian,salt_and_pepper,cutout,blur
   synthaug sample runs/digits-cgan --out grid.png --per-class 10
-  synthaug sample runs/digits-cgan --out synth.npz --num-samples 10000
+  synthaug sample runs/digits-cgan --out synth.npz --n 10000
+  synthaug sample runs/digits-cgan --out synth --format imagefolder --class-counts 3=500,8=500
   synthaug info runs/digits-cgan
   synthaug evaluate-dae runs/digits-dae --data digits
 """
@@ -85,6 +86,19 @@ def _corruptions(text: str) -> dict[str, float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected name[:weight],... with numeric weights, got {item!r}") from None
     return weights
+
+
+def _class_counts(text: str) -> dict[str, int]:
+    """``--class-counts``: ``class=count,...`` -> ``{class: count}`` (classes checked against the bundle)."""
+    counts: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, count = (part.strip() for part in item.partition("="))
+        if not sep or not name or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"expected class=count,... with counts >= 0, got {item.strip()!r}")
+        if name in counts:
+            raise argparse.ArgumentTypeError(f"class {name!r} is given twice")
+        counts[name] = int(count)
+    return counts
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,16 +162,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sample-every", type=_non_negative_int, default=1, help="write a sample grid every N epochs (0: only at the end)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    sample = sub.add_parser("sample", help="sample a bundle to a labelled PNG grid or an .npz array file",
-                            description="Sample a bundle. --out *.png writes a grid (rows = classes, --per-class "
-                            "columns); --out *.npz writes images (uint8 [N, H, W, C]) and labels (int64 [N]).")
+    sample = sub.add_parser("sample", help="sample a bundle to a PNG grid, an .npz array file or an ImageFolder tree",
+                            description="Sample a bundle. --format grid (the default for --out *.png) writes a "
+                            "labelled grid, rows = classes; npz (the default for *.npz) writes images (uint8 "
+                            "[N, H, W, C]), labels (int64 [N]) and class_names; imagefolder (the default for a name "
+                            "without a suffix) writes OUT/<class>/<index>.png. Item i is SyntheticDataset(bundle, N, "
+                            "seed=SEED)[i]. Output appears whole or not at all; an existing OUT needs --force.")
     sample.add_argument("bundle", type=_existing_dir, help="bundle directory")
-    sample.add_argument("--out", type=Path, required=True, help="output file: .png (grid) or .npz (arrays)")
-    sample.add_argument("--per-class", type=_positive_int, default=8, help="grid columns per class (default 8)")
-    sample.add_argument("--num-samples", type=_positive_int, default=1000, help="images in an .npz, equal per class (default 1000)")
+    sample.add_argument("--out", type=Path, required=True, help="output: a .png grid, an .npz file or a directory")
+    sample.add_argument("--format", choices=("grid", "npz", "imagefolder"), default=None,
+                        help="output format (default from --out: .png grid, .npz npz, no suffix imagefolder)")
+    sample.add_argument("--n", "--num-samples", dest="num_samples", type=_positive_int, default=None, metavar="N",
+                        help="npz/imagefolder: number of images, equal per class (default 1000, or the sum of --class-counts)")
+    sample.add_argument("--class-counts", type=_class_counts, default=None, metavar="CLASS=COUNT,...",
+                        help="npz/imagefolder: images per class as class=count,... with class names or indices, "
+                        "e.g. 0=100,3=500 or Bag=500,Sneaker=200 (classes left out get none)")
+    sample.add_argument("--per-class", type=_positive_int, default=None, help="grid: columns per class (default 8)")
     sample.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
     sample.add_argument("--truncation", type=_positive_float, default=1.0, help="latent temperature in (0, 2] (default 1)")
+    sample.add_argument("--force", action="store_true", help="replace an existing OUT (once the new output is complete)")
     sample.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    sample.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     info = sub.add_parser("info", help="describe a bundle", description="Print a bundle's model type, image shape "
                           "and parameter count, and its classes and latent size where the model has them.")
@@ -238,32 +263,58 @@ TRAINER_OPTIONS = {
 """Family-specific trainer keyword arguments from the ``train`` flags."""
 
 
+SAMPLE_FORMATS = {".png": "grid", ".npz": "npz", "": "imagefolder"}
+"""The ``--format`` each ``--out`` suffix implies."""
+
+
+def _sample_format(args: argparse.Namespace) -> str:
+    if args.format is not None:
+        return args.format
+    fmt = SAMPLE_FORMATS.get(args.out.suffix.lower(), "imagefolder" if args.out.is_dir() else None)
+    if fmt is None:
+        raise ValueError(f"cannot tell the format of --out {str(args.out)!r}: use .png (grid), .npz (arrays), a name "
+                         "without a suffix (ImageFolder directory), or pass --format")
+    return fmt
+
+
 def _cmd_sample(args: argparse.Namespace) -> None:
+    from synthaug.export import check_output, export_grid, export_imagefolder, export_npz
     from synthaug.generators.base import GeneratorProtocol
     from synthaug.io import load
-    from synthaug.utils.atomic import atomic_file
-    from synthaug.viz import save_generator_grid
 
-    suffix = args.out.suffix.lower()
-    if suffix not in (".png", ".npz"):
-        raise ValueError(f"--out must end in .png (grid) or .npz (arrays), got {str(args.out)!r}")
+    fmt = _sample_format(args)
+    other_formats = {"--n": args.num_samples, "--class-counts": args.class_counts} if fmt == "grid" else {
+        "--per-class": args.per_class}
+    for flag, value in other_formats.items():
+        if value is not None:
+            raise ValueError(f"{flag} does not apply to --format {fmt}")
+    try:
+        check_output(args.out, args.force)  # before the model loads or anything is sampled
+    except FileExistsError as e:
+        raise ValueError(f"{str(args.out)!r} already exists; pass --force to replace it") from e
+    if args.out.resolve() in (args.bundle.resolve(), *args.bundle.resolve().parents):
+        raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(args.bundle)!r}")
     gen = load(args.bundle, device=args.device)
     if not isinstance(gen, GeneratorProtocol):
         raise ValueError(f"{args.bundle} holds a {gen.model_type} model, which does not sample images; "
                          "sample needs a generator bundle (cgan, cvae)")
-    if suffix == ".png":
-        save_generator_grid(gen, args.out, per_class=args.per_class, seed=args.seed, truncation=args.truncation)
-        print(f"wrote a {gen.num_classes} x {args.per_class} sample grid to {args.out}")
+    if fmt == "grid":
+        per_class = args.per_class or 8
+        export_grid(gen, args.out, per_class=per_class, seed=args.seed, truncation=args.truncation, force=args.force)
+        print(f"wrote a {gen.num_classes} x {per_class} sample grid to {args.out}")
         return
-    from synthaug.data.synthetic import SyntheticDataset
-
-    ds = SyntheticDataset(gen, num_samples=args.num_samples, seed=args.seed, image_type="numpy", truncation=args.truncation)
-    images = np.stack([ds[i][0] for i in range(len(ds))])
-    labels = ds.targets.numpy()
-    with atomic_file(args.out) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, images=images, labels=labels, class_names=np.array(ds.classes))
-    print(f"wrote {len(ds)} images {images.shape[1:]} uint8 and labels to {args.out}")
+    class_counts = None
+    if args.class_counts is not None:
+        # A key is a class name if the bundle has that name, else a class index.
+        names = gen.class_names or []
+        class_counts = {k if k in names or not k.isdigit() else int(k): v for k, v in args.class_counts.items()}
+    num_samples = 1000 if class_counts is None and args.num_samples is None else args.num_samples
+    export = {"npz": export_npz, "imagefolder": export_imagefolder}[fmt]
+    export(gen, args.out, num_samples=num_samples, class_counts=class_counts, seed=args.seed,
+           truncation=args.truncation, force=args.force, progress=not args.no_progress)
+    n = num_samples or sum(class_counts.values())
+    where = f"class folders in {args.out}/" if fmt == "imagefolder" else f"{args.out} (uint8 [N, H, W, C] + int64 labels)"
+    print(f"wrote {n} images {list(gen.image_shape)} to {where}")
 
 
 def _cmd_info(args: argparse.Namespace) -> None:

@@ -137,6 +137,61 @@ def test_sample_truncation(cli_bundle, tmp_path):
         assert not np.array_equal(a["images"], b["images"])
 
 
+def test_sample_imagefolder_reads_back_with_torchvision(cli_bundle, tmp_path, capsys):
+    from torchvision.datasets import ImageFolder
+
+    out = tmp_path / "synth"
+    argv = ["sample", cli_bundle, "--out", out, "--n", "7", "--class-counts", "cat=2,1=5", "--seed", "3", "--no-progress"]
+    assert main_exit_code(argv) == 0
+    captured = capsys.readouterr()
+    assert str(out) in captured.out and captured.err == ""
+    folder = ImageFolder(out, loader=lambda path: np.asarray(Image.open(path)))
+    assert folder.classes == ["cat", "dog"]
+    assert np.bincount(folder.targets).tolist() == [2, 5]
+    ds = synthaug.SyntheticDataset(synthaug.load(cli_bundle), None, class_counts={"cat": 2, "dog": 5}, seed=3,
+                                   image_type="numpy")
+    for i, (image, label) in enumerate(folder):
+        assert label == ds[i][1] and np.array_equal(image, ds[i][0][..., 0])
+    assert [p.name for p in tmp_path.iterdir()] == ["synth"]
+
+
+@pytest.mark.parametrize("out, argv, kind", [
+    ("s.npz", [], "npz"), ("synth", [], "imagefolder"), ("g.png", [], "grid"),
+    ("synth.data", ["--format", "npz"], "npz"), ("synth.d", ["--format", "imagefolder"], "imagefolder"),
+], ids=["npz", "no-suffix", "png", "format-npz", "format-imagefolder"])
+def test_sample_format_follows_out_unless_given(cli_bundle, tmp_path, out, argv, kind):
+    counts = [] if kind == "grid" else ["--n", "4", "--no-progress"]
+    assert main_exit_code(["sample", cli_bundle, "--out", tmp_path / out, *argv, *counts]) == 0
+    path = tmp_path / out
+    if kind == "npz":
+        assert np.load(path, allow_pickle=False)["images"].shape == (4, 8, 8, 1)
+    elif kind == "imagefolder":
+        assert sorted(p.name for p in path.iterdir()) == ["cat", "dog"]
+    else:
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+
+
+@pytest.mark.parametrize("out, counts", [("s.npz", ["--n", "4"]), ("synth", ["--n", "4"]), ("g.png", [])],
+                         ids=["npz", "imagefolder", "grid"])
+def test_sample_refuses_an_existing_out_unless_forced(cli_bundle, tmp_path, capsys, out, counts):
+    path = tmp_path / out
+    path.write_bytes(b"precious")
+    assert main_exit_code(["sample", cli_bundle, "--out", path, *counts, "--no-progress"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "already exists", "--force")
+    assert path.read_bytes() == b"precious"
+    assert main_exit_code(["sample", cli_bundle, "--out", path, *counts, "--force", "--no-progress"]) == 0
+    assert path.is_dir() if out == "synth" else path.read_bytes() != b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == [out]
+
+
+def test_sample_force_never_replaces_the_bundle(cli_bundle, capsys):
+    argv = ["sample", cli_bundle, "--out", cli_bundle.parent, "--format", "imagefolder", "--force", "--no-progress"]
+    assert main_exit_code(argv) == 2
+    assert_one_line_error(capsys.readouterr().err, "would replace the bundle")
+    assert (cli_bundle / "config.json").is_file()
+
+
 def test_info_json(cli_bundle, capsys):
     assert main_exit_code(["info", cli_bundle, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -177,11 +232,25 @@ def test_bad_value_in_a_real_process(image_folder, tmp_path):
     (["sample", "{bundle}", "--out", "{tmp}/x.txt"], "x.txt"),
     (["sample", "{bundle}", "--out", "{tmp}/g.png", "--truncation", "3"], "truncation"),
     (["sample", "{bundle}", "--out", "{tmp}/s.npz", "--num-samples", "0"], "--num-samples"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "bird=3"], "unknown class 'bird'"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "5=3"], "unknown class 5"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "cat=-1"], "--class-counts"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "cat=two"], "--class-counts"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "cat"], "--class-counts"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "cat=1,cat=2"], "twice"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--class-counts", "cat=0"], "at least one"),
+    (["sample", "{bundle}", "--out", "{tmp}/s.npz", "--n", "5", "--class-counts", "cat=1"], "sum of class_counts"),
+    (["sample", "{bundle}", "--out", "{tmp}/s.npz", "--per-class", "3"], "--per-class"),
+    (["sample", "{bundle}", "--out", "{tmp}/g.png", "--n", "5"], "--n"),
+    (["sample", "{bundle}", "--out", "{tmp}/s", "--format", "tiff"], "--format"),
     (["info", "{tmp}"], "config.json"),
     (["info", "{tmp}/missing"], "missing"),
     (["demo", "--gan-epochs", "0"], "--gan-epochs"),
 ], ids=["epochs-0", "epochs-text", "lr-negative", "unknown-model", "no-data", "data-missing", "image-size-10",
-        "bundle-missing", "out-txt", "truncation-3", "num-samples-0", "info-not-a-bundle", "info-missing", "demo-epochs-0"])
+        "bundle-missing", "out-txt", "truncation-3", "num-samples-0", "class-counts-unknown-name",
+        "class-counts-unknown-index", "class-counts-negative", "class-counts-not-int", "class-counts-no-count",
+        "class-counts-twice", "class-counts-all-zero", "n-not-sum", "per-class-npz", "n-grid", "format-unknown",
+        "info-not-a-bundle", "info-missing", "demo-epochs-0"])
 def test_bad_input_exits_2_with_one_line(argv, expected, cli_bundle, image_folder, tmp_path, capsys):
     fill = dict(folder=image_folder, tmp=tmp_path, bundle=cli_bundle)
     argv = [a.format(**fill) for a in argv]
@@ -189,7 +258,7 @@ def test_bad_input_exits_2_with_one_line(argv, expected, cli_bundle, image_folde
     captured = capsys.readouterr()
     assert_one_line_error(captured.err, expected)
     assert not (tmp_path / "run").exists()
-    assert not (tmp_path / "g.png").exists() and not (tmp_path / "x.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"]  # nothing written, no temporaries
 
 
 # -- the denoising autoencoder: train dae, info, evaluate-dae ------------------------------------

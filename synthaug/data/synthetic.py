@@ -120,7 +120,7 @@ class SyntheticDataset(VisionDataset):
             item_bytes = channels * height * width * (4 if image_type == "tensor" else 1)
             cache_chunks = max(2, DEFAULT_CACHE_BYTES // (item_bytes * self.chunk_size))
         self.cache_chunks = check_count("cache_chunks", cache_chunks)
-        self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._cache: OrderedDict[int, list[torch.Tensor]] = OrderedDict()
 
     def __len__(self) -> int:
         return self._boundaries[-1]
@@ -198,16 +198,19 @@ class SyntheticDataset(VisionDataset):
         # Quantise once per chunk; PIL and numpy items are uint8 like real image files.
         return images.mul(255).round_().to(torch.uint8)
 
-    def _chunk(self, chunk: int) -> torch.Tensor:
+    def _chunk(self, chunk: int) -> list[torch.Tensor]:
+        """The chunk's items (views into one generated tensor), from the LRU cache or generated now."""
         cached = self._cache.get(chunk)
         if cached is not None:
             self._cache.move_to_end(chunk)
             return cached
-        images = self._generate_chunk(chunk)
-        self._cache[chunk] = images
+        # A list of per-item views: indexing a list and cloning a view is about half the
+        # cost of indexing the tensor and cloning, which matters in __getitem__.
+        items = list(self._generate_chunk(chunk).unbind(0))
+        self._cache[chunk] = items
         while len(self._cache) > self.cache_chunks:
             self._cache.popitem(last=False)
-        return images
+        return items
 
     def warm(self, progress: bool = True) -> "SyntheticDataset":
         """Generate the current epoch's chunks into the cache now (as many as it holds).
@@ -223,7 +226,8 @@ class SyntheticDataset(VisionDataset):
         return self
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        index = self._check_index(index)
+        if type(index) is not int or not 0 <= index < self._boundaries[-1]:  # fast path for sampler ints
+            index = self._check_index(index)
         chunk, offset = divmod(index, self.chunk_size)
         image = self._chunk(chunk)[offset]
         if self.image_type == "pil":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -62,3 +63,76 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Replace ``path``'s content with ``text`` atomically."""
     with atomic_file(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def check_output(out: str | Path, force: bool = False) -> Path:
+    """Return ``out`` as a Path; raise ``FileExistsError`` if it exists and ``force`` is false."""
+    out = Path(out)
+    if out.name in ("", ".", ".."):
+        raise ValueError(f"cannot write to {str(out)!r}: name a file or directory to create")
+    if os.path.lexists(out) and not force:
+        kind = "directory" if out.is_dir() else "file"
+        raise FileExistsError(f"{kind} {str(out)!r} already exists; pass force=True to replace it")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_output(out: str | Path, directory: bool, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out`` (a new empty directory, or a file path) to fill.
+
+    When the block succeeds the temporary is renamed to ``out``; when it raises (also on
+    ``KeyboardInterrupt``) the temporary is deleted and ``out`` is left as it was. An
+    existing ``out`` raises ``FileExistsError`` before the block runs unless ``force`` is
+    true; with ``force`` it is replaced only after the new output is complete. (Only the
+    rename is made durable: files inside a directory are not fsynced one by one.)
+
+    Example:
+        >>> with atomic_output("synth", directory=True) as tmp:
+        ...     (tmp / "a.txt").write_text("hello")
+    """
+    out = check_output(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{out.name}."
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=out.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        # mkdtemp/mkstemp create 0700/0600; give the output the permissions mkdir/open() would have.
+        os.chmod(tmp, (0o777 if directory else 0o666) & ~_current_umask())
+        if not directory:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        _rename_into_place(tmp, out, force)
+        _fsync_dir(out.parent)
+    finally:
+        _remove(tmp)
+
+
+def _rename_into_place(tmp: Path, out: Path, force: bool) -> None:
+    check_output(out, force)  # it may have appeared while we were writing
+    if not os.path.lexists(out):
+        os.rename(tmp, out)
+        return
+    # Move the old output aside (a rename, so it is whole or untouched), move the new one in,
+    # and delete the old one last: at every moment one complete version exists.
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    try:
+        os.rename(out, aside / out.name)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(aside / out.name, out)
+            raise
+    finally:
+        _remove(aside)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

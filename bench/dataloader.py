@@ -1,0 +1,126 @@
+"""SyntheticDataset inside a DataLoader, beside an in-memory TensorDataset; memory of a huge virtual set.
+
+Usage:
+    .venv/bin/python bench/dataloader.py [--items 60000] [--out bench/results]
+
+1. Epoch time over ``--items`` items (batch 128, shuffle, num_workers 0 and 2) of a
+   ``SyntheticDataset`` (the default 28x28 cGAN, ``image_type="tensor"``) and of a
+   ``TensorDataset`` of the same size, shape and dtype, in the same run. The cGAN's weights
+   are its seeded initialisation: weights do not change the compute, and the benchmark
+   needs no training data. Rows: the first epoch (cache cold: generation included) and a
+   warm epoch (num_workers 0: the cache filled by the first epoch; num_workers 2:
+   ``warm()`` in the main process before the loader forks its workers).
+2. Peak RSS of a 10,000,000-item virtual dataset (default ``image_type="pil"``) read for
+   100,000 items in ``ChunkShuffleSampler`` order, measured in a fresh subprocess:
+   peak minus the RSS after imports and model construction.
+Writes OUT/dataloader.json and prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import synthaug
+from synthaug.utils.seeding import seeded
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_cgan() -> synthaug.ConditionalGAN:
+    with seeded(0):
+        return synthaug.ConditionalGAN(num_classes=10, channels=1, image_size=28)
+
+
+def epoch_seconds(dataset, workers: int) -> float:
+    loader = DataLoader(dataset, batch_size=128, shuffle=True, num_workers=workers,
+                        generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - start
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def memory_child(items: int) -> None:
+    """Runs in a fresh interpreter: prints JSON with baseline, peak and end RSS in MB."""
+    gen = default_cgan()
+    ds = synthaug.SyntheticDataset(gen, num_samples=10_000_000)
+    baseline = rss_mb()
+    start = time.perf_counter()
+    for n, index in enumerate(synthaug.ChunkShuffleSampler(ds, buffer_chunks=32)):
+        ds[index]
+        if n + 1 == items:
+            break
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"baseline_mb": round(baseline, 1), "peak_mb": round(peak, 1), "end_mb": round(rss_mb(), 1),
+                      "peak_above_baseline_mb": round(peak - baseline, 1), "items": items,
+                      "items_per_s": round(items / seconds), "cache_chunks": ds.cache_chunks}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=60_000, help="dataset size for the epoch timings")
+    parser.add_argument("--virtual-items", type=int, default=100_000, help="items read from the 10M virtual set")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.virtual_items)
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    gen = default_cgan()
+    labels = torch.arange(10).repeat_interleave(args.items // 10)
+    real = TensorDataset(torch.rand(len(labels), 1, 28, 28), labels)
+    rows = []
+    for workers in (0, 2):
+        tensor_s = min(epoch_seconds(real, workers) for _ in range(2))
+        synthetic = synthaug.SyntheticDataset(gen, num_samples=len(labels), image_type="tensor")
+        first_s = epoch_seconds(synthetic, workers)
+        if workers:
+            synthetic = synthaug.SyntheticDataset(gen, num_samples=len(labels), image_type="tensor")
+            t0 = time.perf_counter()
+            synthetic.warm(progress=False)
+            warm_up_s = time.perf_counter() - t0
+        else:
+            warm_up_s = 0.0
+        warm_s = min(epoch_seconds(synthetic, workers) for _ in range(2))
+        rows.append({"num_workers": workers, "tensor_dataset_s": round(tensor_s, 3),
+                     "synthetic_first_epoch_s": round(first_s, 3), "synthetic_warm_epoch_s": round(warm_s, 3),
+                     "warm_up_s": round(warm_up_s, 2), "first_epoch_ratio": round(first_s / tensor_s, 2),
+                     "warm_ratio": round(warm_s / tensor_s, 3)})
+    child = subprocess.run([sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)],
+                           check=True, capture_output=True, text=True)
+    memory = json.loads(child.stdout.strip().splitlines()[-1])
+    result = {"command": "python bench/dataloader.py", "items": len(labels), "batch_size": 128,
+              "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
+              "epochs": rows, "virtual_10M": memory}
+    (args.out / "dataloader.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{len(labels):,} items of 1x28x28 float32, batch 128, shuffle; {result['device']}\n")
+    print("| num_workers | TensorDataset s/epoch | SyntheticDataset first epoch s | warm epoch s | "
+          "first-epoch ratio | warm ratio |\n|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['num_workers']} | {r['tensor_dataset_s']:.2f} | {r['synthetic_first_epoch_s']:.2f} | "
+              f"{r['synthetic_warm_epoch_s']:.2f} | {r['first_epoch_ratio']:.2f} | {r['warm_ratio']:.2f} |")
+    print(f"\n10,000,000-item virtual dataset, {memory['items']:,} items read in ChunkShuffleSampler order: "
+          f"RSS baseline {memory['baseline_mb']} MB, peak {memory['peak_mb']} MB "
+          f"(+{memory['peak_above_baseline_mb']} MB), end {memory['end_mb']} MB, {memory['items_per_s']:,} items/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -52,9 +52,10 @@ def test_readme_example_runs_as_written(digits_bundle, tmp_path, monkeypatch):
 @pytest.mark.parametrize("script, args", [
     ("quickstart.py", ["--num-samples", "64"]),
     ("wrap_your_own_generator.py", []),
+    ("mix_strategies.py", ["--filter-steps", "20"]),
 ])
 def test_example_script_runs(script, args, digits_bundle):
-    if script == "quickstart.py":
+    if script in ("quickstart.py", "mix_strategies.py"):
         args = ["--bundle", str(digits_bundle), *args]
     result = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
                             capture_output=True, text=True, timeout=300)

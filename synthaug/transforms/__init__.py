@@ -1,4 +1,5 @@
-"""Inference-time image transforms: the corruptions a denoising autoencoder learns to undo."""
+"""Image transforms: the corruptions a denoising autoencoder learns to undo, and the
+generative transforms that put trained models in a data pipeline (replace, mix, denoise, vary)."""
 
 from synthaug.transforms.corruptions import (
     CORRUPTIONS,
@@ -12,11 +13,22 @@ from synthaug.transforms.corruptions import (
     register_corruption,
     salt_and_pepper,
 )
+from synthaug.transforms.generative import (
+    BatchSyntheticMix,
+    Denoise,
+    SyntheticReplace,
+    VAEVariation,
+    vae_variation,
+)
 
 __all__ = [
+    "BatchSyntheticMix",
     "CORRUPTIONS",
     "CorruptionMix",
+    "Denoise",
     "SeveritySpec",
+    "SyntheticReplace",
+    "VAEVariation",
     "available_corruptions",
     "blur",
     "cutout",
@@ -24,4 +36,5 @@ __all__ = [
     "get_corruption",
     "register_corruption",
     "salt_and_pepper",
+    "vae_variation",
 ]

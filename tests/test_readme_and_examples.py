@@ -53,6 +53,7 @@ def test_readme_example_runs_as_written(digits_bundle, tmp_path, monkeypatch):
     ("quickstart.py", ["--num-samples", "64"]),
     ("wrap_your_own_generator.py", []),
     ("mix_strategies.py", ["--filter-steps", "20"]),
+    ("transforms_denoise_and_variation.py", ["--tiny"]),
 ])
 def test_example_script_runs(script, args, digits_bundle):
     if script in ("quickstart.py", "mix_strategies.py"):

@@ -4,10 +4,9 @@ Usage:
     .venv/bin/python bench/dataloader.py [--items 60000] [--out bench/results]
 
 1. Epoch time over ``--items`` items (batch 128, shuffle, num_workers 0 and 2) of a
-   ``SyntheticDataset`` (the default 28x28 cGAN, ``image_type="tensor"``) and of a
-   ``TensorDataset`` of the same size, shape and dtype, in the same run. The cGAN's weights
-   are its seeded initialisation: weights do not change the compute, and the benchmark
-   needs no training data. Rows: the first epoch (cache cold: generation included) and a
+   ``SyntheticDataset`` (the default 28x28 cGAN, ``image_type="tensor"``; ``--bundle`` for
+   a trained one, else its seeded initialisation: weights do not change the compute) and
+   of a ``TensorDataset`` of the same size, shape and dtype, in the same run. Rows: the first epoch (cache cold: generation included) and a
    warm epoch (num_workers 0: the cache filled by the first epoch; num_workers 2:
    ``warm()`` in the main process before the loader forks its workers).
 2. Peak RSS of a 10,000,000-item virtual dataset (default ``image_type="pil"``) read for
@@ -35,7 +34,10 @@ from synthaug.utils.seeding import seeded
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def default_cgan() -> synthaug.ConditionalGAN:
+def default_cgan(bundle: str | None = None) -> synthaug.ConditionalGAN:
+    """A trained bundle when given, else the default 28x28 cGAN at its seeded initialisation."""
+    if bundle:
+        return synthaug.load(bundle)
     with seeded(0):
         return synthaug.ConditionalGAN(num_classes=10, channels=1, image_size=28)
 
@@ -56,9 +58,9 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def memory_child(items: int) -> None:
+def memory_child(items: int, bundle: str | None) -> None:
     """Runs in a fresh interpreter: prints JSON with baseline, peak and end RSS in MB."""
-    gen = default_cgan()
+    gen = default_cgan(bundle)
     ds = synthaug.SyntheticDataset(gen, num_samples=10_000_000)
     baseline = rss_mb()
     start = time.perf_counter()
@@ -78,13 +80,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=60_000, help="dataset size for the epoch timings")
     parser.add_argument("--virtual-items", type=int, default=100_000, help="items read from the 10M virtual set")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--bundle", default=None, help="a trained 28x28 cGAN bundle (default: the seeded initialisation)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.virtual_items)
+        memory_child(args.virtual_items, args.bundle)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    gen = default_cgan()
+    gen = default_cgan(args.bundle)
     labels = torch.arange(10).repeat_interleave(args.items // 10)
     real = TensorDataset(torch.rand(len(labels), 1, 28, 28), labels)
     rows = []
@@ -104,10 +107,11 @@ def main() -> None:
                      "synthetic_first_epoch_s": round(first_s, 3), "synthetic_warm_epoch_s": round(warm_s, 3),
                      "warm_up_s": round(warm_up_s, 2), "first_epoch_ratio": round(first_s / tensor_s, 2),
                      "warm_ratio": round(warm_s / tensor_s, 3)})
-    child = subprocess.run([sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)],
-                           check=True, capture_output=True, text=True)
+    child = subprocess.run([sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)]
+                           + (["--bundle", args.bundle] if args.bundle else []), check=True, capture_output=True, text=True)
     memory = json.loads(child.stdout.strip().splitlines()[-1])
-    result = {"command": "python bench/dataloader.py", "items": len(labels), "batch_size": 128,
+    result = {"command": "python bench/dataloader.py" + (f" --bundle {args.bundle}" if args.bundle else ""),
+              "generator": args.bundle or "default ConditionalGAN(10 classes, 1x28x28), seeded initialisation", "items": len(labels), "batch_size": 128,
               "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
               "epochs": rows, "virtual_10M": memory}
     (args.out / "dataloader.json").write_text(json.dumps(result, indent=1) + "\n")

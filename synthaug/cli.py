@@ -1,4 +1,4 @@
-"""The ``synthaug`` command line: ``demo``, ``train``, ``sample``, ``info``, ``evaluate-dae``.
+"""The ``synthaug`` command line: ``demo``, ``train``, ``sample``, ``info``, ``evaluate``, ``evaluate-dae``.
 
 Only this module prints. Bad values exit with status 2 and one line on stderr.
 """
@@ -28,7 +28,8 @@ examples:
   synthaug sample runs/digits-cgan --out synth.npz --n 10000
   synthaug sample runs/digits-cgan --out synth --format imagefolder --class-counts 3=500,8=500
   synthaug info runs/digits-cgan
-  synthaug evaluate-dae runs/digits-dae --data digits
+  synthaug evaluate runs/digits-cgan --data digits --out runs/digits-cgan-report
+  synthaug evaluate runs/digits-dae --data digits  # a dae bundle: the denoising table
 """
 
 
@@ -99,6 +100,17 @@ def _class_counts(text: str) -> dict[str, int]:
             raise argparse.ArgumentTypeError(f"class {name!r} is given twice")
         counts[name] = int(count)
     return counts
+
+
+def _add_dae_evaluate_arguments(parser: argparse.ArgumentParser, prefix: str = "",
+                                seed_help: str = "data split and corruption seed (default 0)") -> None:
+    """The flags of ``evaluate-dae`` (and of ``evaluate`` for a dae; ``--seed``, ``--device``, ``--json`` for both)."""
+    parser.add_argument("--corruptions", type=_corruptions, default=None, help=f"{prefix}corruptions to evaluate, "
+                        "comma-separated (default: gaussian, salt_and_pepper, cutout, blur)")
+    parser.add_argument("--num-images", type=_positive_int, default=None, help=f"{prefix}use the first N test images (default all)")
+    parser.add_argument("--seed", type=_non_negative_int, default=0, help=seed_help)
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -189,19 +201,39 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("bundle", type=_existing_dir, help="bundle directory")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    evaluate = sub.add_parser("evaluate-dae", help="PSNR/SSIM of corrupted vs denoised held-out images, per corruption",
-                              description="Corrupt the test split of --data with each corruption, denoise it with the "
-                              "bundle's denoising autoencoder, and print PSNR, MSE and SSIM of the corrupted and the "
-                              "denoised images against the clean ones. Use the training run's --seed: it picks the "
-                              "held-out split of digits and ImageFolder data.")
-    evaluate.add_argument("bundle", type=_existing_dir, help="bundle directory of a dae")
+    evaluate = sub.add_parser(
+        "evaluate", help="measure a bundle against real data: a generator report, or a dae's denoising table",
+        description="The bundle's model type decides. A generator (cgan, cvae) is measured against --data with a "
+        "SmallCNN evaluator trained on its training split (cached by a hash of the data): label fidelity, Fréchet "
+        "distance and KID in the evaluator's feature space, precision/recall/density/coverage, CAS (train on "
+        "samples, test on real) and a memorisation check, overall and per class; --out receives report.md, "
+        "report.json, a per-class label fidelity chart and one sample grid per class. A dae gets the evaluate-dae "
+        "table. Use the training run's --seed: it picks the held-out split of digits and ImageFolder data.")
+    evaluate.add_argument("bundle", nargs="?", type=_existing_dir, default=None, help="bundle directory (or --bundle)")
+    evaluate.add_argument("--bundle", dest="bundle_option", type=_existing_dir, default=None, metavar="DIR",
+                          help="bundle directory (the same as the positional BUNDLE)")
     _add_data_arguments(evaluate)
-    evaluate.add_argument("--corruptions", type=_corruptions, default=None,
-                          help="corruptions to evaluate, comma-separated (default: gaussian, salt_and_pepper, cutout, blur)")
-    evaluate.add_argument("--num-images", type=_positive_int, default=None, help="use the first N test images (default all)")
-    evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="data split and corruption seed (default 0)")
-    evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--out", type=Path, default=None,
+                          help="generators (required): report directory to write; an existing one needs --force")
+    evaluate.add_argument("--force", action="store_true", help="generators: replace an existing --out when the new report is complete")
+    evaluate.add_argument("--num-per-class", type=_positive_int, default=None, help="generators: samples per class (default 200)")
+    evaluate.add_argument("--classifier-steps", type=_positive_int, default=None,
+                          help="generators: optimiser steps of the evaluator and the CAS classifier (default 1000)")
+    evaluate.add_argument("--k", type=_positive_int, default=None, help="generators: neighbours for precision/recall/density/coverage (default 5)")
+    evaluate.add_argument("--cache-dir", type=Path, default=None,
+                          help="generators: where cached evaluators live (default $SYNTHAUG_CACHE, else ~/.cache/synthaug)")
+    evaluate.add_argument("--no-progress", action="store_true", help="generators: hide the classifiers' progress bars")
+    _add_dae_evaluate_arguments(evaluate, prefix="dae: ", seed_help="data split seed, and the corruptions' (dae) "
+                                "or the samples' (generators) (default 0)")
+
+    evaluate_dae = sub.add_parser("evaluate-dae", help="PSNR/SSIM of corrupted vs denoised held-out images, per corruption",
+                                  description="Corrupt the test split of --data with each corruption, denoise it with "
+                                  "the bundle's denoising autoencoder, and print PSNR, MSE and SSIM of the corrupted and "
+                                  "the denoised images against the clean ones. Use the training run's --seed: it picks "
+                                  "the held-out split of digits and ImageFolder data.")
+    evaluate_dae.add_argument("bundle", type=_existing_dir, help="bundle directory of a dae")
+    _add_data_arguments(evaluate_dae)
+    _add_dae_evaluate_arguments(evaluate_dae)
     return parser
 
 
@@ -338,29 +370,106 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(f"{'parameters':<12} {info['parameters']:,}")
 
 
-def _cmd_evaluate_dae(args: argparse.Namespace) -> None:
+def _evaluate_dae(model, bundle: Path, args: argparse.Namespace) -> None:
     from synthaug.data.real import load_real_data
-    from synthaug.generators.dae import DenoisingAutoencoder
-    from synthaug.io import load
     from synthaug.metrics.denoising import denoising_report, report_table
 
-    model = load(args.bundle, device=args.device)
-    if not isinstance(model, DenoisingAutoencoder):
-        raise ValueError(f"{args.bundle} holds a {model.model_type} model, not a dae")
     channels, size, _ = model.image_shape
     data = load_real_data(args.data, data_root=args.data_root, image_size=size, channels=channels, seed=args.seed)
     clean = data.test.images[: args.num_images]
     report = denoising_report(model, clean, args.corruptions, seed=args.seed)
     if args.json:
-        print(json.dumps({"bundle": str(args.bundle), "data": data.name, "images": len(clean), "seed": args.seed,
+        print(json.dumps({"bundle": str(bundle), "data": data.name, "images": len(clean), "seed": args.seed,
                           "report": report}, indent=2))
         return
     print(f"{len(clean)} held-out {data.name} images {list(data.image_shape)}, seed {args.seed}\n")
     print(report_table(report))
 
 
+def _cmd_evaluate_dae(args: argparse.Namespace) -> None:
+    from synthaug.generators.dae import DenoisingAutoencoder
+    from synthaug.io import load
+
+    model = load(args.bundle, device=args.device)
+    if not isinstance(model, DenoisingAutoencoder):
+        raise ValueError(f"{args.bundle} holds a {model.model_type} model, not a dae")
+    _evaluate_dae(model, args.bundle, args)
+
+
+GENERATOR_EVALUATE_FLAGS = {"--out": "out", "--force": "force", "--num-per-class": "num_per_class",
+                            "--classifier-steps": "classifier_steps", "--k": "k", "--cache-dir": "cache_dir"}
+DAE_EVALUATE_FLAGS = {"--corruptions": "corruptions", "--num-images": "num_images"}
+"""``evaluate`` flags that apply to one kind of bundle only (a flag for the other kind is an error)."""
+
+
+def _refuse_flags(args: argparse.Namespace, flags: dict[str, str], kind: str) -> None:
+    for flag, key in flags.items():
+        if getattr(args, key) not in (None, False):
+            raise ValueError(f"{flag} applies to {kind} bundles only")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from synthaug.generators.base import GeneratorProtocol
+    from synthaug.generators.dae import DenoisingAutoencoder
+    from synthaug.io import load
+
+    if args.bundle is None and args.bundle_option is None:
+        raise ValueError("name the bundle to evaluate: synthaug evaluate BUNDLE ... (or --bundle BUNDLE)")
+    if args.bundle is not None and args.bundle_option is not None and args.bundle.resolve() != args.bundle_option.resolve():
+        raise ValueError(f"two different bundles given: {str(args.bundle)!r} and --bundle {str(args.bundle_option)!r}")
+    bundle = args.bundle if args.bundle is not None else args.bundle_option
+    model = load(bundle, device=args.device)
+    if isinstance(model, DenoisingAutoencoder):
+        _refuse_flags(args, GENERATOR_EVALUATE_FLAGS, "generator (cgan, cvae)")
+        _evaluate_dae(model, bundle, args)
+        return
+    if not isinstance(model, GeneratorProtocol):
+        raise ValueError(f"{bundle} holds a {model.model_type} model, which evaluate cannot measure")
+    _refuse_flags(args, DAE_EVALUATE_FLAGS, "dae")
+    _evaluate_generator(model, bundle, args)
+
+
+def _evaluate_generator(gen, bundle: Path, args: argparse.Namespace) -> None:
+    from synthaug.data.real import load_real_data
+    from synthaug.metrics.evaluate import evaluate_generator
+    from synthaug.metrics.report import json_ready, write_report
+    from synthaug.utils.atomic import atomic_output, check_output
+
+    if args.out is None:
+        raise ValueError("--out is required for a generator bundle: the directory for report.md, report.json and figures")
+    try:
+        check_output(args.out, args.force)  # before anything slow runs
+    except FileExistsError as e:
+        raise ValueError(f"{str(args.out)!r} already exists; pass --force to replace it") from e
+    if args.out.resolve() in (bundle.resolve(), *bundle.resolve().parents):
+        raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(bundle)!r}")
+    channels, size, _ = gen.image_shape
+    data = load_real_data(args.data, data_root=args.data_root, image_size=size, channels=channels, seed=args.seed)
+    options = {key: getattr(args, key) for key in ("num_per_class", "classifier_steps", "k") if getattr(args, key) is not None}
+    if not args.json:
+        print(f"evaluating {bundle} ({gen.model_type}) on {data!r}", flush=True)
+    report = evaluate_generator(gen, data, seed=args.seed, cache_dir=args.cache_dir, device=args.device,
+                                progress=not args.no_progress, **options)
+    with atomic_output(args.out, directory=True, force=args.force) as tmp:
+        write_report(report, tmp, gen, title=f"Evaluation of {bundle.name} on {data.name}")
+    if args.json:
+        print(json.dumps(json_ready(report), indent=2))
+        return
+    overall, extractor, mem = report["overall"], report["feature_extractor"], report["memorisation"]
+    print(f"feature extractor: {extractor['description']} "
+          f"({'from the cache' if extractor['from_cache'] else 'trained now, cached'})")
+    print(f"label fidelity {overall['label_fidelity']:.3f} (evaluator on real test: {overall['real_accuracy']:.3f})  "
+          f"CAS {overall['cas']:.3f}")
+    print(f"Fréchet distance {overall['frechet_distance']:.3f}  KID {overall['kid']:.4g}  precision "
+          f"{overall['precision']:.3f}  recall {overall['recall']:.3f}  density {overall['density']:.3f}  "
+          f"coverage {overall['coverage']:.3f}")
+    print(f"near copies {mem['near_copy_share']:.1%}  exact copies {mem['exact_copies']}"
+          + ("  FLAGGED: the generator reproduces training images" if mem["flagged"] else ""))
+    print(f"report: {args.out / 'report.md'} (+ report.json and {len(report['per_class']) + 1} PNG figures)")
+
+
 COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "sample": _cmd_sample, "info": _cmd_info,
-            "evaluate-dae": _cmd_evaluate_dae}
+            "evaluate": _cmd_evaluate, "evaluate-dae": _cmd_evaluate_dae}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from PIL import Image
 import synthaug
 from synthaug.cli import main
 
-SUBCOMMANDS = ("demo", "train", "sample", "info", "evaluate-dae")
+SUBCOMMANDS = ("demo", "train", "sample", "info", "evaluate", "evaluate-dae")
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -306,15 +306,18 @@ def test_dae_info_json(dae_bundle, capsys):
     assert "num_classes" not in info and "latent_dim" not in info
 
 
-def test_evaluate_dae_prints_a_table(dae_bundle, dae_folder, capsys):
-    assert main_exit_code(["evaluate-dae", dae_bundle, "--data", dae_folder, "--corruptions", "gaussian,cutout"]) == 0
+@pytest.mark.parametrize("command", [["evaluate-dae"], ["evaluate"], ["evaluate", "--bundle"]],
+                         ids=["evaluate-dae", "evaluate", "evaluate-bundle-flag"])
+def test_evaluate_dae_prints_a_table(command, dae_bundle, dae_folder, capsys):
+    assert main_exit_code([*command, dae_bundle, "--data", dae_folder, "--corruptions", "gaussian,cutout"]) == 0
     out = capsys.readouterr().out
     assert "| corruption | PSNR noisy | PSNR denoised | gain | SSIM noisy | SSIM denoised |" in out
     assert "| gaussian |" in out and "| cutout |" in out and "| blur |" not in out
 
 
-def test_evaluate_dae_json(dae_bundle, dae_folder, capsys):
-    assert main_exit_code(["evaluate-dae", dae_bundle, "--data", dae_folder, "--num-images", "2", "--json"]) == 0
+@pytest.mark.parametrize("command", ["evaluate-dae", "evaluate"])
+def test_evaluate_dae_json(command, dae_bundle, dae_folder, capsys):
+    assert main_exit_code([command, dae_bundle, "--data", dae_folder, "--num-images", "2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["images"] == 2
     assert set(summary["report"]) == {"gaussian", "salt_and_pepper", "cutout", "blur"}
@@ -340,6 +343,93 @@ def test_dae_bad_input_exits_2_with_one_line(argv, expected, dae_bundle, dae_fol
     assert main_exit_code([a.format(**fill) for a in argv]) == 2
     assert_one_line_error(capsys.readouterr().err, expected)
     assert not (tmp_path / "run").exists() and not (tmp_path / "g.png").exists()
+
+
+# -- evaluate a generator bundle: report.md, report.json, figures ---------------------------------
+
+PATTERN_CLASSES = ("left", "right", "top")  # the class names of the cgan_bundle fixture
+
+
+@pytest.fixture(scope="module")
+def pattern_folder(tmp_path_factory, pattern_factory) -> Path:
+    """An ImageFolder of 8x8 grayscale pattern images, 15 per class, with the cgan_bundle fixture's classes."""
+    root = tmp_path_factory.mktemp("evaluate") / "patterns"
+    data = pattern_factory(15, seed=7)
+    for i, (image, label) in enumerate(zip(data.images, data.labels.tolist())):
+        folder = root / PATTERN_CLASSES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8), mode="L").save(folder / f"{i:03d}.png")
+    return root
+
+
+EVALUATE_FAST = ["--num-per-class", "12", "--classifier-steps", "20", "--no-progress"]
+
+
+def test_evaluate_generator_writes_a_report(cgan_bundle, pattern_folder, tmp_path, capsys):
+    out, cache = tmp_path / "report", tmp_path / "cache"
+    argv = ["evaluate", cgan_bundle, "--data", pattern_folder, "--out", out, "--cache-dir", cache, *EVALUATE_FAST]
+    assert main_exit_code(argv) == 0
+    printed = capsys.readouterr().out
+    assert "SmallCNN" in printed and "label fidelity" in printed and str(out / "report.md") in printed
+    names = {"report.md", "report.json", "label_fidelity.png", *(f"samples_class_0{c}.png" for c in range(3))}
+    assert {p.name for p in out.iterdir()} == names
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporaries left
+    report = json.loads((out / "report.json").read_text())
+    assert report["generator"]["model_type"] == "cgan" and report["data"]["class_names"] == list(PATTERN_CLASSES)
+    assert report["settings"]["num_samples"] == 36 and report["settings"]["classifier_steps"] == 20
+    assert report["feature_extractor"]["from_cache"] is False
+    assert 0 <= report["overall"]["label_fidelity"] <= 1 and len(report["per_class"]) == 3
+    assert len(list((cache / "evaluators").glob("*.safetensors"))) == 1
+    md = (out / "report.md").read_text()
+    assert "SmallCNN" in md and "| left |" in md and "![label fidelity per class](label_fidelity.png)" in md
+
+    # Again with --bundle and --force: the same report, and the evaluator comes from the cache.
+    argv = ["evaluate", "--bundle", cgan_bundle, "--data", pattern_folder, "--out", out, "--cache-dir", cache,
+            "--force", "--json", *EVALUATE_FAST]
+    assert main_exit_code(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    again = json.loads((out / "report.json").read_text())
+    assert printed == again and again["feature_extractor"]["from_cache"] is True
+    assert again["overall"] == report["overall"] and again["per_class"] == report["per_class"]
+
+
+def test_evaluate_bad_data_path_in_a_real_process(cgan_bundle, tmp_path):
+    result = run_cli("evaluate", cgan_bundle, "--data", tmp_path / "nowhere", "--out", tmp_path / "report")
+    assert result.returncode == 2
+    assert_one_line_error(result.stderr, "nowhere")
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["evaluate", "{tmp}/missing", "--data", "{folder}", "--out", "{tmp}/report"], "missing"),
+    (["evaluate", "--bundle", "{tmp}/missing", "--data", "{folder}", "--out", "{tmp}/report"], "missing"),
+    (["evaluate", "--data", "{folder}", "--out", "{tmp}/report"], "name the bundle"),
+    (["evaluate", "{cgan}", "--bundle", "{dae}", "--data", "{folder}", "--out", "{tmp}/report"], "two different bundles"),
+    (["evaluate", "{folder}", "--data", "{folder}", "--out", "{tmp}/report"], "config.json"),
+    (["evaluate", "{cgan}", "--data", "{tmp}/nowhere", "--out", "{tmp}/report"], "nowhere"),
+    (["evaluate", "{cgan}", "--data", "{folder}"], "--out is required"),
+    (["evaluate", "{cgan}", "--data", "{folder}", "--out", "{tmp}/taken"], "already exists"),
+    (["evaluate", "{cgan}", "--data", "{folder}", "--out", "{cgan}", "--force"], "would replace the bundle"),
+    (["evaluate", "{cgan}", "--data", "{folder}", "--out", "{tmp}/report", "--corruptions", "blur"], "--corruptions"),
+    (["evaluate", "{cgan}", "--data", "{folder}", "--out", "{tmp}/report", "--num-per-class", "0"], "--num-per-class"),
+    (["evaluate", "{dae}", "--data", "{folder}", "--out", "{tmp}/report"], "--out applies to generator"),
+    (["evaluate", "{cgan}", "--data", "{two_classes}", "--out", "{tmp}/report", "--cache-dir", "{tmp}/cache"],
+     "3 classes"),
+], ids=["bundle-missing", "bundle-flag-missing", "no-bundle", "two-bundles", "not-a-bundle", "data-missing",
+        "no-out", "out-exists", "out-is-bundle", "corruptions-for-generator", "num-per-class-0", "out-for-dae",
+        "class-mismatch"])
+def test_evaluate_bad_input_exits_2_with_one_line(argv, expected, pattern_folder, generator_factory, dae_factory,
+                                                  image_folder_factory, tmp_path, capsys):
+    generator_factory("cgan", class_names=list(PATTERN_CLASSES)).save_pretrained(tmp_path / "cgan")
+    dae_factory().save_pretrained(tmp_path / "dae")
+    (tmp_path / "taken").mkdir()
+    fill = dict(folder=pattern_folder, tmp=tmp_path, cgan=tmp_path / "cgan", dae=tmp_path / "dae",
+                two_classes=image_folder_factory(tmp_path / "two"))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main_exit_code([a.format(**fill) for a in argv]) == 2
+    assert_one_line_error(capsys.readouterr().err, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no report, no temporaries
+    assert (tmp_path / "cgan" / "config.json").is_file() and not any((tmp_path / "taken").iterdir())
 
 
 # -- demo ---------------------------------------------------------------------------------------

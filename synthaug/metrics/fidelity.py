@@ -8,8 +8,9 @@ report must say so; the numbers are not comparable with published Inception FIDs
 
 - **label fidelity**: the share of samples the classifier assigns to the label they were
   generated for (overall and per class);
-- **Fréchet distance** between real and generated feature distributions, computed by
-  ``torchmetrics``' ``FrechetInceptionDistance`` with the classifier as feature extractor;
+- **Fréchet distance** and **KID** between real and generated feature distributions,
+  computed by ``torchmetrics``' ``FrechetInceptionDistance`` and ``KernelInceptionDistance``
+  on the classifier's features (see :mod:`synthaug.metrics.distribution`);
 - **intra-class diversity**: mean distance of a class's features to their centroid,
   relative to the same for real images of that class (1.0 = as diverse as real data,
   near 0 = collapsed).
@@ -21,6 +22,9 @@ import torch
 from torch import nn
 
 from synthaug.metrics.classifier import SmallCNN
+from synthaug.metrics.distribution import (
+    KID_SUBSETS, KernelDistance, frechet_distance_from_features, kernel_distance_from_features,
+)
 
 
 class ClassifierFeatures(nn.Module):
@@ -59,15 +63,24 @@ def label_fidelity(predicted: torch.Tensor, labels: torch.Tensor, num_classes: i
 
 def frechet_distance(classifier: SmallCNN, real: torch.Tensor, fake: torch.Tensor, batch_size: int = 512) -> float:
     """Fréchet distance between ``real`` and ``fake`` images in the classifier's feature space."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
     if len(real) < 2 or len(fake) < 2:
         raise ValueError(f"frechet_distance needs at least 2 images per set, got {len(real)} and {len(fake)}")
-    metric = FrechetInceptionDistance(feature=ClassifierFeatures(classifier), normalize=True)
-    for images, is_real in ((real, True), (fake, False)):
-        for start in range(0, len(images), batch_size):
-            metric.update(images[start : start + batch_size], real=is_real)
-    return float(metric.compute())
+    return frechet_distance_from_features(predict(classifier, real, batch_size)[1], predict(classifier, fake, batch_size)[1])
+
+
+def kernel_distance(
+    classifier: SmallCNN, real: torch.Tensor, fake: torch.Tensor, *, subset_size: int | None = None,
+    subsets: int = KID_SUBSETS, seed: int = 0, batch_size: int = 512,
+) -> KernelDistance:
+    """KID between ``real`` and ``fake`` images in the classifier's feature space.
+
+    ``subset_size`` defaults to ``min(1000, len(real), len(fake))``; see
+    :func:`~synthaug.metrics.distribution.kernel_distance_from_features`.
+    """
+    if len(real) < 2 or len(fake) < 2:
+        raise ValueError(f"kernel_distance needs at least 2 images per set, got {len(real)} and {len(fake)}")
+    return kernel_distance_from_features(predict(classifier, real, batch_size)[1], predict(classifier, fake, batch_size)[1],
+                                         subset_size=subset_size, subsets=subsets, seed=seed)
 
 
 def intra_class_spread(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[float]:

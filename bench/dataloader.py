@@ -10,8 +10,10 @@ Usage:
    warm epoch (num_workers 0: the cache filled by the first epoch; num_workers 2:
    ``warm()`` in the main process before the loader forks its workers).
 2. Peak RSS of a 10,000,000-item virtual dataset (default ``image_type="pil"``) read for
-   100,000 items in ``ChunkShuffleSampler`` order, measured in a fresh subprocess:
-   peak minus the RSS after imports and model construction.
+   100,000 items in ``ChunkShuffleSampler(buffer_chunks=32)`` order, with the default
+   cache (up to 256 MiB) and with ``cache_chunks=64`` (twice the sampler's buffer: all
+   it needs), each in a fresh subprocess: peak minus the RSS after imports and model
+   construction.
 Writes OUT/dataloader.json and prints markdown tables.
 """
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -51,17 +52,22 @@ def epoch_seconds(dataset, workers: int) -> float:
     return time.perf_counter() - start
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Current (``VmRSS``) or peak (``VmHWM``) resident memory of this process in MB.
+
+    VmHWM, unlike ``getrusage``'s ru_maxrss, starts afresh at exec: a child started from
+    a big parent does not inherit the parent's peak.
+    """
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def memory_child(items: int, bundle: str | None) -> None:
+def memory_child(items: int, bundle: str | None, cache_chunks: int | None) -> None:
     """Runs in a fresh interpreter: prints JSON with baseline, peak and end RSS in MB."""
     gen = default_cgan(bundle)
-    ds = synthaug.SyntheticDataset(gen, num_samples=10_000_000)
+    ds = synthaug.SyntheticDataset(gen, num_samples=10_000_000, cache_chunks=cache_chunks)
     baseline = rss_mb()
     start = time.perf_counter()
     for n, index in enumerate(synthaug.ChunkShuffleSampler(ds, buffer_chunks=32)):
@@ -69,7 +75,7 @@ def memory_child(items: int, bundle: str | None) -> None:
         if n + 1 == items:
             break
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = rss_mb("VmHWM")
     print(json.dumps({"baseline_mb": round(baseline, 1), "peak_mb": round(peak, 1), "end_mb": round(rss_mb(), 1),
                       "peak_above_baseline_mb": round(peak - baseline, 1), "items": items,
                       "items_per_s": round(items / seconds), "cache_chunks": ds.cache_chunks}))
@@ -82,9 +88,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--bundle", default=None, help="a trained 28x28 cGAN bundle (default: the seeded initialisation)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cache-chunks", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.virtual_items, args.bundle)
+        memory_child(args.virtual_items, args.bundle, args.cache_chunks)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     gen = default_cgan(args.bundle)
@@ -107,9 +114,13 @@ def main() -> None:
                      "synthetic_first_epoch_s": round(first_s, 3), "synthetic_warm_epoch_s": round(warm_s, 3),
                      "warm_up_s": round(warm_up_s, 2), "first_epoch_ratio": round(first_s / tensor_s, 2),
                      "warm_ratio": round(warm_s / tensor_s, 3)})
-    child = subprocess.run([sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)]
-                           + (["--bundle", args.bundle] if args.bundle else []), check=True, capture_output=True, text=True)
-    memory = json.loads(child.stdout.strip().splitlines()[-1])
+    memory = []
+    for cache_chunks in (None, 64):
+        child = subprocess.run([sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)]
+                               + (["--bundle", args.bundle] if args.bundle else [])
+                               + (["--cache-chunks", str(cache_chunks)] if cache_chunks else []),
+                               check=True, capture_output=True, text=True)
+        memory.append(json.loads(child.stdout.strip().splitlines()[-1]))
     result = {"command": "python bench/dataloader.py" + (f" --bundle {args.bundle}" if args.bundle else ""),
               "generator": args.bundle or "default ConditionalGAN(10 classes, 1x28x28), seeded initialisation", "items": len(labels), "batch_size": 128,
               "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
@@ -121,10 +132,11 @@ def main() -> None:
     for r in rows:
         print(f"| {r['num_workers']} | {r['tensor_dataset_s']:.2f} | {r['synthetic_first_epoch_s']:.2f} | "
               f"{r['synthetic_warm_epoch_s']:.2f} | {r['first_epoch_ratio']:.2f} | {r['warm_ratio']:.2f} |")
-    print(f"\n10,000,000-item virtual dataset, {memory['items']:,} items read in ChunkShuffleSampler order: "
-          f"RSS baseline {memory['baseline_mb']} MB, peak {memory['peak_mb']} MB "
-          f"(+{memory['peak_above_baseline_mb']} MB), end {memory['end_mb']} MB, {memory['items_per_s']:,} items/s")
-
+    print(f"\n10,000,000-item virtual dataset, {args.virtual_items:,} items read in ChunkShuffleSampler order\n")
+    print("| cache_chunks | RSS baseline MB | peak MB | peak above baseline MB | end MB | items/s |\n|---|---|---|---|---|---|")
+    for m in memory:
+        print(f"| {m['cache_chunks']} | {m['baseline_mb']} | {m['peak_mb']} | {m['peak_above_baseline_mb']} | "
+              f"{m['end_mb']} | {m['items_per_s']:,} |")
 
 if __name__ == "__main__":
     main()

@@ -161,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--channels", type=int, choices=(1, 3), default=None, help="ImageFolder channels (default 3)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
     train.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)")
+    train.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
+                       help="bf16 autocast: auto = on CUDA only (default auto)")
+    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                       help="channels_last memory format (default: on for CUDA, off for CPU)")
+    train.add_argument("--compile", action="store_true", help="torch.compile the model (slow start; helps long CUDA runs)")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.pt (written after every epoch) instead of starting over")
     train.add_argument("--class-balanced", action="store_true",
@@ -278,7 +283,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     trainer = trainer_cls(
         model, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, sample_every=args.sample_every, progress=not args.no_progress,
-        class_balanced=args.class_balanced, **options,
+        class_balanced=args.class_balanced, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+        **options,
     )
     print(f"training {args.model} on {data!r} ({trainer.device})", flush=True)
     result = trainer.fit(data.train, resume=args.resume)

@@ -13,7 +13,9 @@ Strategies (``strategy=``):
   ``{class index: count}``;
 * ``"replace"`` with ``p=0.3``: each real item is replaced, with probability ``p``, by a
   synthetic item of the same class (DA-Fusion's ``synthetic_probability``); the length
-  and the labels stay those of the real data.
+  and the labels stay those of the real data;
+* ``"auto"``: :func:`synthaug.tune` chooses the setting on held-out real data, or no
+  synthetic items at all when none beats real only (see :mod:`synthaug.tune`).
 
 Synthetic items are given the form of the real items (see
 :mod:`synthaug.data.image_format`), so one transform pipeline serves both.
@@ -160,12 +162,16 @@ class MixedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
+    def _source_of(self, index: int) -> int:
+        """Where item ``index`` comes from: ``r >= 0`` is real item r, ``-(j + 1)`` synthetic item j."""
+        if self._source is not None:
+            return int(self._source[index])
+        offset = index - len(self.real_labels)
+        return index if offset < 0 else -offset - 1
+
     def is_synthetic(self, index: int) -> bool:
         """Whether item ``index`` is a synthetic one."""
-        index = int(index) % len(self)
-        if self._source is not None:
-            return bool(self._source[index] < 0)
-        return index >= len(self.real_labels)
+        return self._source_of(int(index) % len(self)) < 0
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
@@ -174,14 +180,11 @@ class MixedDataset(Dataset):
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for a dataset of {n} items")
         index = int(index) % n
-        source = self._source[index] if self._source is not None else index - len(self.real_labels)
-        if self._source is not None and source >= 0:
-            image, target = self.real[int(source)]
-        elif self._source is None and source < 0:
-            image, target = self.real[index]
+        source = self._source_of(index)
+        if source >= 0:
+            image, target = self.real[source]
         else:
-            synthetic_index = int(-source - 1) if self._source is not None else int(source)
-            image, target = self.synthetic[synthetic_index]
+            image, target = self.synthetic[-source - 1]
             image = from_float_chw(image, self.image_format)
             target = _convert_label(target, self._label_reference)
         if self.transform is not None:
@@ -268,8 +271,9 @@ def mix(
         generator: a class-conditional generator (:class:`~synthaug.GeneratorProtocol`)
             with the real data's classes and image shape.
         strategy: ``"ratio"`` (with ``ratio=``), ``"balance"`` (optional ``target=``),
-            ``"replace"`` (with ``p=``), a dict ``{class: count}`` or a callable; see the
-            module docstring.
+            ``"replace"`` (with ``p=``), a dict ``{class: count}``, a callable, or
+            ``"auto"`` (``synthaug.tune(real, generator, seed=seed, ...).dataset``, with
+            tune's defaults); see the module docstring.
         seed: selects the synthetic samples (and, for ``"replace"``, which items).
         image_type: force the synthetic items' form (``"pil"``, ``"tensor"``, ``"numpy"``)
             instead of detecting it from ``real[0]``.
@@ -285,10 +289,15 @@ def mix(
         >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)
         >>> loader = DataLoader(train, batch_size=128, shuffle=True)
     """
+    if isinstance(strategy, str) and strategy == "auto":
+        return _auto(real, generator, seed, ratio=ratio, target=target, p=p, filter=filter, image_type=image_type,
+                     transform=transform, target_transform=target_transform, truncation=truncation,
+                     chunk_size=chunk_size, progress=progress)
     if not isinstance(generator, GeneratorProtocol):
         raise TypeError(f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}")
     if isinstance(strategy, str) and strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, a dict {{class: count}} or a callable, got {strategy!r}")
+        raise ValueError(f"strategy must be one of {STRATEGIES}, 'auto', a dict {{class: count}} or a callable, "
+                         f"got {strategy!r}")
     check_count("seed", seed, allow_zero=True)
     k = generator.num_classes
     real_classes = getattr(real, "classes", None)
@@ -321,3 +330,16 @@ def mix(
     options = {"chunk_size": chunk_size, "truncation": truncation, "filter": filter}
     return MixedDataset(real, generator, labels, fmt, name, counts, replace_p, seed, options, transform,
                         target_transform, label_reference=first[1])
+
+
+def _auto(real: Dataset, generator: GeneratorProtocol, seed: int, *, ratio: Any, target: Any, p: Any,
+          filter: Any, **options: Any) -> MixedDataset:  # noqa: A002
+    """``strategy="auto"``: the setting :func:`synthaug.tune` chooses (it trains classifiers)."""
+    from synthaug.tune import tune  # tune builds on mix: imported here, not at module level
+
+    given = [name for name, value in (("ratio", ratio), ("target", target), ("p", p), ("filter", filter))
+             if value is not None]
+    if given:
+        raise ValueError(f"strategy='auto' chooses {', '.join(given)} itself; leave them out "
+                         "(or call synthaug.tune with a grid)")
+    return tune(real, generator, seed=seed, **options).dataset  # tune logs its decision

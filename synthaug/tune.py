@@ -1,0 +1,457 @@
+"""The guard: ``synthaug.tune`` picks a mix setting on held-out real data, or none at all.
+
+Synthetic data helps a classifier only sometimes; a bad generator or a careless ratio
+makes it worse. :func:`tune` holds out a stratified validation split of the real data,
+trains the same classifier (same budget, same seeds) on the training part alone and on
+the training part mixed by each setting of a small grid, scores every run on the
+validation split, and returns the best setting only when it beats real-only by more
+than the noise. Otherwise it returns the real data alone and says so::
+
+    result = synthaug.tune(real_train, gen)          # default: SmallCNN, 7-9 settings x 3 seeds
+    print(result.summary())                          # the evidence table
+    train = result.dataset                           # built on all of real_train
+    result.best                                      # e.g. {"strategy": "ratio", "ratio": 0.25, "filter": 0.9}
+
+Bring your own training with ``train_fn(train_dataset, val_dataset) -> float`` (higher
+is better); ``synthaug.mix(real, gen, "auto")`` is ``tune(real, gen).dataset``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from synthaug.data.counts import check_count
+from synthaug.data.labels import read_labels
+from synthaug.data.mixing import MixedDataset, mix
+from synthaug.data.real import LabelledImages
+from synthaug.filters import Filter, FilterShortfall, _to_labelled_images, train_filter_classifier
+from synthaug.generators.base import GeneratorProtocol
+from synthaug.metrics.classifier import accuracy, train_classifier
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("auto", "accuracy", "balanced_accuracy")
+DEFAULT_RATIOS = (0.1, 0.25, 0.5)
+DEFAULT_FILTER_THRESHOLDS = (None, 0.9)
+# Largest / smallest real class count above which data count as imbalanced: the default
+# grid then adds "balance" and metric="auto" scores balanced accuracy.
+IMBALANCE_RATIO = 1.5
+_SETTING_KEYS = ("strategy", "ratio", "target", "p", "filter")
+
+TrainFn = Callable[[Dataset, Dataset], float]
+
+
+def default_grid(imbalanced: bool = False) -> list[dict[str, Any]]:
+    """The settings :func:`tune` tries by default (real-only is always added as the baseline).
+
+    ``"ratio"`` with ``ratio`` in ``DEFAULT_RATIOS`` (and ``"balance"`` when
+    ``imbalanced``), each without a filter and with a 0.9-confidence filter.
+    """
+    strategies: list[dict[str, Any]] = [{"strategy": "ratio", "ratio": r} for r in DEFAULT_RATIOS]
+    if imbalanced:
+        strategies.append({"strategy": "balance"})
+    return [{**s, "filter": t} for s in strategies for t in DEFAULT_FILTER_THRESHOLDS]
+
+
+def describe_setting(setting: Mapping[str, Any] | None) -> str:
+    """``"ratio=0.25, filter=0.9"``-style label of a setting; ``"real only"`` for ``None``."""
+    if setting is None:
+        return "real only"
+    strategy = setting["strategy"]
+    name = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", repr(strategy))
+    args = [f"{key}={setting[key]:g}" for key in ("ratio", "target", "p") if setting.get(key) is not None]
+    head = args[0] if strategy == "ratio" and len(args) == 1 else " ".join([name, *args])  # "ratio=0.25"
+    return head + (f", filter={setting['filter']:g}" if setting.get("filter") is not None else ", no filter")
+
+
+@dataclass(frozen=True)
+class TuneRow:
+    """One candidate's evidence.
+
+    Attributes:
+        setting: the mix setting (``None`` for real only, the baseline).
+        mean, std: of the validation scores over the runs (``std`` is the sample standard
+            deviation, NaN with fewer than two runs; ``mean`` is NaN when skipped).
+        n: runs scored (0 when skipped).
+        scores: the runs' validation scores, in seed order.
+        seconds: wall time of all the candidate's runs (mixing, training, scoring).
+        note: why a candidate was skipped (e.g. the filter rejected the generator's samples).
+    """
+
+    setting: dict[str, Any] | None
+    mean: float
+    std: float
+    n: int
+    scores: tuple[float, ...] = ()
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return describe_setting(self.setting)
+
+
+@dataclass(repr=False)
+class TuneResult:
+    """What :func:`tune` found.
+
+    Attributes:
+        best: the chosen setting (keys ``strategy``, ``ratio`` / ``target`` / ``p``,
+            ``filter``), or ``None`` when real only was kept.
+        table: one :class:`TuneRow` per candidate, real only first, then the grid in order.
+        dataset: a :class:`~synthaug.MixedDataset` on ALL the real data with the chosen
+            setting (no synthetic items when real only was kept).
+        chose_real_only: ``True`` when no setting beat real only by more than the margin.
+        metric: what the scores are (``"accuracy"``, ``"balanced_accuracy"``, or
+            ``"score"`` from a user ``train_fn``).
+        reason: one sentence on the decision.
+        seconds: wall time of the whole search.
+    """
+
+    best: dict[str, Any] | None
+    table: list[TuneRow]
+    dataset: MixedDataset
+    chose_real_only: bool
+    metric: str
+    reason: str
+    seconds: float = 0.0
+    min_gain: float = 0.005
+    split: tuple[int, int] = field(default=(0, 0))
+
+    def __repr__(self) -> str:
+        return (f"TuneResult(best={self.best!r}, chose_real_only={self.chose_real_only}, metric={self.metric!r}, "
+                f"candidates={len(self.table)}, seconds={self.seconds:.1f})")
+
+    def summary(self) -> str:
+        """A markdown table of every candidate's validation score, and the decision."""
+        percent = self.metric in ("accuracy", "balanced_accuracy")
+        show = (lambda v: f"{100 * v:.2f}") if percent else (lambda v: f"{v:.4g}")
+        unit = " %" if percent else ""
+        base = self.table[0]
+        lines = [f"Validation {self.metric}{unit} (train {self.split[0]} / validation {self.split[1]} real items); "
+                 f"a setting must beat real only by more than max(min_gain={show(self.min_gain)}, "
+                 "std of either row).", "",
+                 f"| setting | {self.metric}{unit} | std | n | vs real only | verdict | s |",
+                 "|---|---|---|---|---|---|---|"]
+        for row in self.table:
+            if row.n == 0:
+                lines.append(f"| {row.label} | n/a | n/a | 0 | n/a | skipped: {row.note} | {row.seconds:.1f} |")
+                continue
+            std = show(row.std) if not math.isnan(row.std) else "n/a"
+            if row.setting is None:
+                gain, verdict = "", "baseline" + (" (chosen)" if self.chose_real_only else "")
+            else:
+                delta = row.mean - base.mean
+                gain = ("+" if delta >= 0 else "") + show(delta)
+                verdict = "chosen" if row.setting == self.best else \
+                    ("beats real only" if delta > _margin(base, row, self.min_gain) else
+                     "worse" if delta < 0 else "within noise")
+            lines.append(f"| {row.label} | {show(row.mean)} | {std} | {row.n} | {gain} | {verdict} | {row.seconds:.1f} |")
+        lines += ["", self.reason]
+        return "\n".join(lines)
+
+
+def _margin(base: TuneRow, row: TuneRow, min_gain: float) -> float:
+    """How much ``row`` must beat ``base`` by: ``min_gain`` or either row's seed noise, whichever is larger."""
+    noise = [s for s in (base.std, row.std) if not math.isnan(s)]
+    return max([min_gain, *noise])
+
+
+def _decide(table: list[TuneRow], min_gain: float, metric: str) -> tuple[TuneRow | None, str]:
+    """The best row that beats real only (``table[0]``) by more than its margin, or None; and why."""
+    baseline = table[0]
+    winners = [row for row in table[1:] if row.n and row.mean - baseline.mean > _margin(baseline, row, min_gain)]
+    if not winners:
+        reason = (f"No setting beat real only ({metric} {baseline.mean:.4f}) by more than the margin: "
+                  "keeping the real data only.")
+        logger.warning("synthaug.tune: %s", reason)
+        return None, reason
+    best = max(winners, key=lambda row: row.mean)  # the first of equals: the earlier in the grid
+    reason = (f"Chose {best.label}: {metric} {best.mean:.4f} vs {baseline.mean:.4f} for real only "
+              f"(+{best.mean - baseline.mean:.4f} > margin {_margin(baseline, best, min_gain):.4f}).")
+    logger.info("synthaug.tune: %s", reason)
+    return best, reason
+
+
+class _RealPart(Dataset):
+    """Items ``indices`` of ``real``, with their labels as ``targets`` (so ``mix`` reads no item for them)."""
+
+    def __init__(self, real: Dataset, indices: np.ndarray, labels: np.ndarray) -> None:
+        self.real = real
+        self.indices = indices
+        self.targets = labels[indices]
+        if getattr(real, "classes", None) is not None:
+            self.classes = real.classes
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.real[int(self.indices[index])]
+
+
+def _split_indices(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded train / validation indices; every class with 2+ items is in both."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        n_val = min(max(round(val_fraction * len(members)), 1), len(members) - 1)
+        if n_val == 0:
+            logger.warning("class %d has a single real item: it is used for training only", c)
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    train_idx, val_idx = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    if len(val_idx) == 0:
+        raise ValueError("real must hold at least two items of some class to hold out a validation split")
+    return train_idx, val_idx
+
+
+def _check_grid(grid: Any) -> list[dict[str, Any]]:
+    if isinstance(grid, (str, Mapping)) or not isinstance(grid, Sequence):
+        raise TypeError(f"grid must be a list of settings (dicts with 'strategy'), got {type(grid).__name__}")
+    if len(grid) == 0:
+        raise ValueError("grid is empty: give at least one setting, e.g. [{'strategy': 'ratio', 'ratio': 0.25}]")
+    settings = []
+    for i, setting in enumerate(grid):
+        if not isinstance(setting, Mapping):
+            raise TypeError(f"grid[{i}] must be a dict like {{'strategy': 'ratio', 'ratio': 0.25, 'filter': 0.9}}, "
+                            f"got {type(setting).__name__}")
+        unknown = sorted(set(setting) - set(_SETTING_KEYS), key=str)
+        if unknown or "strategy" not in setting:
+            raise ValueError(f"grid[{i}] = {dict(setting)!r}: keys must be 'strategy' (required) and any of "
+                             f"{_SETTING_KEYS[1:]}" + (f", got unknown {unknown}" if unknown else ""))
+        if isinstance(setting["strategy"], str) and setting["strategy"] == "auto":
+            raise ValueError(f"grid[{i}]: strategy 'auto' cannot be tuned; give a concrete strategy")
+        threshold = setting.get("filter")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not 0.0 <= threshold <= 1.0):
+            raise ValueError(f"grid[{i}]: filter must be None or a min_confidence in [0, 1], got {threshold!r}")
+        settings.append({"filter": None, **setting})
+    return settings
+
+
+def _check_score(score: Any, label: str) -> float:
+    if isinstance(score, bool) or not isinstance(score, (int, float, np.integer, np.floating)):
+        raise TypeError(f"train_fn must return a number (higher is better); for {label!r} it returned "
+                        f"{type(score).__name__} {score!r}")
+    if math.isnan(score):
+        raise ValueError(f"train_fn returned NaN for {label!r}")
+    return float(score)
+
+
+def _check_arguments(real: Any, generator: Any, train_fn: Any, metric: Any, val_fraction: Any, min_gain: Any) -> None:
+    if not isinstance(generator, GeneratorProtocol):
+        raise TypeError(f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}")
+    if train_fn is not None and not callable(train_fn):
+        raise TypeError(f"train_fn must be a callable train_fn(train_dataset, val_dataset) -> float, "
+                        f"got {type(train_fn).__name__}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if train_fn is not None and metric != "auto":
+        raise ValueError(f"metric={metric!r} is for the default classifier; a train_fn returns its own score")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+    if isinstance(min_gain, bool) or not isinstance(min_gain, (int, float)) or not min_gain >= 0:
+        raise ValueError(f"min_gain must be a number >= 0, got {min_gain!r}")
+    if not hasattr(real, "__len__") or not hasattr(real, "__getitem__"):
+        raise TypeError(f"real must be a map-style Dataset of (image, label) items, got {type(real).__name__}")
+    if len(real) == 0:
+        raise ValueError("real dataset is empty: there is nothing to tune on")
+
+
+def _score(model: Any, data: LabelledImages, metric: str) -> float:
+    """Accuracy, or balanced accuracy: the mean per-class accuracy over the classes present."""
+    if metric == "accuracy":
+        return accuracy(model, data)
+    per_class = [accuracy(model, LabelledImages(data.images[data.labels == c], data.labels[data.labels == c]))
+                 for c in data.labels.unique().tolist()]
+    return float(np.mean(per_class))
+
+
+def tune(
+    real: Dataset,
+    generator: GeneratorProtocol,
+    train_fn: TrainFn | None = None,
+    *,
+    grid: Sequence[Mapping[str, Any]] | None = None,
+    metric: str = "auto",
+    val_fraction: float = 0.2,
+    seeds: int = 3,
+    seed: int = 0,
+    min_gain: float = 0.005,
+    steps: int = 500,
+    batch_size: int = 64,
+    filter_steps: int | None = None,
+    truncation: float = 1.0,
+    chunk_size: int = 256,
+    image_type: str | None = None,
+    transform: Callable | None = None,
+    target_transform: Callable | None = None,
+    progress: bool = True,
+) -> TuneResult:
+    """Choose how to mix ``generator``'s samples into ``real`` by validation, or choose not to.
+
+    1. Split ``real`` into training and validation parts (stratified per class, seeded by
+       ``seed``; ``val_fraction`` of each class is held out).
+    2. For real only and every setting of ``grid``, and for each of ``seeds`` runs
+       (seeds ``seed, seed + 1, ...``), mix the training part (``synthaug.mix`` with that
+       run's seed) and train and score a classifier: ``train_fn`` or the default.
+    3. Keep the setting with the best mean score if it beats real only by more than
+       ``max(min_gain, std of real only, std of the setting)``; else keep real only and
+       log a warning. Never silently hurt: ties and noise go to real only.
+
+    Args:
+        real: a map-style dataset of ``(image, label)`` items (PIL, tensor or ndarray images).
+        generator: a class-conditional generator with the real data's classes and image shape.
+        train_fn: ``train_fn(train_dataset, val_dataset) -> float``, higher is better.
+            ``train_dataset`` is a :class:`~synthaug.MixedDataset` over the training part
+            (no synthetic items for real only; its ``seed`` is the run's seed), and
+            ``val_dataset`` the validation part; both hold the real items' form, without
+            ``transform``. Called ``(1 + len(grid)) * seeds`` times. ``None`` (default)
+            trains a :class:`~synthaug.metrics.classifier.SmallCNN` for ``steps`` Adam
+            steps of ``batch_size`` with the run's seed and scores ``metric``.
+        grid: settings to try, dicts with ``strategy`` (any :func:`~synthaug.mix`
+            strategy), its ``ratio`` / ``target`` / ``p``, and ``filter`` (``None`` or a
+            :class:`~synthaug.filters.Filter` ``min_confidence``). Default:
+            :func:`default_grid` (``"balance"`` added for imbalanced data).
+        metric: ``"accuracy"``, ``"balanced_accuracy"`` or ``"auto"`` (balanced accuracy
+            when the largest real class is more than ``IMBALANCE_RATIO`` times the
+            smallest). Only for the default classifier; a ``train_fn`` scores itself.
+        val_fraction: share of each class held out, in (0, 1).
+        seeds: runs per candidate; their spread is the noise a gain must beat.
+        seed: the split, the filter classifier and the first run; also the returned
+            dataset's seed.
+        min_gain: the smallest gain over real only that counts (in score units: 0.005 is
+            half a percentage point of accuracy).
+        steps, batch_size: the default classifier's budget (the same for every run).
+        filter_steps: training steps of the filter classifier (trained on the training
+            part only, once); default ``steps``.
+        truncation, chunk_size: passed to every ``mix`` call.
+        image_type, transform, target_transform: passed to ``mix`` for the returned
+            dataset only (candidates are scored on untransformed items).
+        progress: show a progress bar over the runs.
+
+    Returns:
+        A :class:`TuneResult`; ``print(result.summary())`` shows the evidence.
+
+    Raises:
+        TypeError, ValueError: for bad arguments, before any training.
+
+    Example:
+        >>> result = synthaug.tune(real_train, gen, seeds=3)
+        >>> loader = DataLoader(result.dataset, batch_size=128, shuffle=True)
+    """
+    start = time.perf_counter()
+    _check_arguments(real, generator, train_fn, metric, val_fraction, min_gain)
+    seeds = check_count("seeds", seeds)
+    check_count("seed", seed, allow_zero=True)
+    check_count("steps", steps)
+    check_count("batch_size", batch_size)
+    filter_steps = check_count("filter_steps", filter_steps) if filter_steps is not None else steps
+    settings = _check_grid(grid) if grid is not None else None
+
+    labels = read_labels(real, progress=progress)
+    counts = np.bincount(labels, minlength=generator.num_classes)
+    present = counts[counts > 0]
+    imbalanced = bool(present.max() > IMBALANCE_RATIO * present.min())
+    settings = settings if settings is not None else default_grid(imbalanced)
+    chosen_metric = "score" if train_fn is not None else \
+        metric if metric != "auto" else ("balanced_accuracy" if imbalanced else "accuracy")
+    train_idx, val_idx = _split_indices(labels, float(val_fraction), seed)
+    train_part, val_part = _RealPart(real, train_idx, labels), _RealPart(real, val_idx, labels)
+    options = {"truncation": truncation, "chunk_size": chunk_size, "progress": False}
+    # Every candidate is built once before any training: mix checks shapes, labels and
+    # the settings' arguments, so a bad grid fails now rather than after an hour.
+    for i, setting in enumerate(settings):
+        try:
+            _mix(train_part, generator, setting, seed, None, options)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"grid[{i}] = {setting!r}: {e}") from e
+    _mix(train_part, generator, None, seed, None, options)
+
+    if train_fn is None:
+        # The default classifier reads float tensors: convert the real items once and mix
+        # into those, so each run decodes no real image again.
+        train_images = _to_labelled_images(train_part, progress)
+        base: Dataset = train_images.as_dataset()
+        filter_source: Dataset | LabelledImages = train_images
+        val_images = _to_labelled_images(val_part, progress)
+
+        def run(train_dataset: MixedDataset, run_seed: int) -> float:
+            data = _to_labelled_images(train_dataset, False)
+            model = train_classifier(data.as_dataset(), generator.num_classes, tuple(generator.image_shape),
+                                     steps=steps, batch_size=batch_size, seed=run_seed, progress=False,
+                                     desc="tune classifier")
+            return _score(model, val_images, chosen_metric)
+    else:
+        base = filter_source = train_part
+
+        def run(train_dataset: MixedDataset, run_seed: int) -> float:
+            return train_fn(train_dataset, val_part)
+
+    filter_model: list[Any] = []  # trained on the first filtered setting, then shared
+
+    def screen(threshold: float | None) -> Filter | None:
+        if threshold is None:
+            return None
+        if not filter_model:
+            logger.info("training the filter classifier on the %d training items", len(train_idx))
+            filter_model.append(train_filter_classifier(filter_source, generator.num_classes, steps=filter_steps,
+                                                        seed=seed, progress=False))
+        return Filter(filter_model[0], min_confidence=threshold)
+
+    table: list[TuneRow] = []
+    with tqdm(total=(1 + len(settings)) * seeds, desc="tune", unit="run", disable=not progress) as bar:
+        for setting in [None, *settings]:
+            label = describe_setting(setting)
+            bar.set_postfix_str(label)
+            began, scores, note = time.perf_counter(), [], ""
+            try:
+                threshold = None if setting is None else setting["filter"]
+                chosen_filter = screen(threshold)
+                for i in range(seeds):
+                    mixed = _mix(base, generator, setting, seed + i, chosen_filter, options)
+                    scores.append(_check_score(run(mixed, seed + i), label))
+                    bar.update(1)
+            except FilterShortfall as e:
+                drawn = int(chosen_filter.drawn.sum()) if chosen_filter is not None else 0
+                accepted = int(chosen_filter.accepted.sum()) if chosen_filter is not None else 0
+                note = f"the filter accepted {accepted} of {drawn} draws"
+                logger.info("skipping %s: %s", label, e)
+                bar.update(seeds - len(scores))
+                scores = []
+            mean = float(np.mean(scores)) if scores else math.nan
+            std = float(np.std(scores, ddof=1)) if len(scores) > 1 else math.nan
+            table.append(TuneRow(None if setting is None else dict(setting), mean, std, len(scores), tuple(scores),
+                                 time.perf_counter() - began, note))
+            logger.info("%s: %s %.4f over %d runs (%.1f s)", label, chosen_metric, mean, len(scores),
+                        table[-1].seconds)
+
+    if seeds == 1:
+        logger.info("one run per candidate: the seed noise is not measured, only min_gain guards the choice")
+    best_row, reason = _decide(table, float(min_gain), chosen_metric)
+    best = None if best_row is None else best_row.setting
+    final_options = {**options, "image_type": image_type, "transform": transform,
+                     "target_transform": target_transform, "progress": progress}
+    final_filter = Filter(filter_model[0], best["filter"]) if best is not None and best["filter"] is not None else None
+    dataset = _mix(real, generator, best, seed, final_filter, final_options)
+    return TuneResult(best, table, dataset, best is None, chosen_metric, reason, time.perf_counter() - start,
+                      float(min_gain), (len(train_idx), len(val_idx)))
+
+
+def _mix(real: Dataset, generator: GeneratorProtocol, setting: Mapping[str, Any] | None, seed: int,
+         screen: Filter | None, options: Mapping[str, Any]) -> MixedDataset:
+    """``mix`` for one setting; ``None`` is real only (a MixedDataset without synthetic items)."""
+    if setting is None:
+        return mix(real, generator, "ratio", seed, ratio=0.0, **options)
+    kwargs = {key: setting[key] for key in ("ratio", "target", "p") if setting.get(key) is not None}
+    return mix(real, generator, setting["strategy"], seed, filter=screen, **kwargs, **options)

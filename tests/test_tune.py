@@ -1,0 +1,250 @@
+"""The guard (synthaug.tune): it picks a mix only when validation shows it beats real only by
+more than the noise, keeps real only otherwise (a harmful generator never gets in), is
+deterministic for a seed, and refuses bad arguments before any training."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+import synthaug
+from synthaug.data.real import LabelledImages
+from synthaug.tune import TuneResult, default_grid, tune
+
+from conftest import NUM_CLASSES, make_pattern_data
+
+RATIOS = [{"strategy": "ratio", "ratio": r} for r in (0.1, 0.25, 0.5)]
+
+
+class PatternGenerator:
+    """Emits fresh pattern images (see conftest.make_pattern_data) of class ``(label + shift) % 3``.
+
+    ``shift=0`` is a perfect generator; ``shift=1`` labels every image with the wrong class.
+    """
+
+    num_classes = NUM_CLASSES
+    image_shape = (1, 8, 8)
+    class_names = ["left", "right", "top"]
+
+    def __init__(self, shift: int = 0):
+        self.shift = shift
+
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        patterns = make_pattern_data(1, seed=seed)
+        return patterns.images[(labels + self.shift) % NUM_CLASSES].clone()
+
+
+class PILItems(Dataset):
+    """PIL 'L' images and int labels, no ``targets``: the labels must be read item by item."""
+
+    def __init__(self, data: LabelledImages):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        pixels = self.data.images[index, 0].mul(255).round().to(torch.uint8).numpy()
+        return Image.fromarray(pixels, mode="L"), int(self.data.labels[index])
+
+
+def real_items(per_class: int = 10, seed: int = 0, noise: float = 0.05):
+    return make_pattern_data(per_class, seed=seed, noise=noise).as_dataset()
+
+
+def synthetic_share(train) -> float:
+    return sum(train.synthetic_counts) / len(train)
+
+
+def test_good_generator_never_errors_and_returns_a_consistent_result():
+    real = real_items(10)
+    result = tune(real, PatternGenerator(0), steps=10, filter_steps=30, seeds=1, progress=False)
+    assert isinstance(result, TuneResult)
+    assert len(result.table) == 1 + len(default_grid())
+    assert result.table[0].setting is None and result.table[0].n == 1
+    assert result.metric == "accuracy" and result.split == (24, 6)
+    assert isinstance(result.dataset, synthaug.MixedDataset) and result.dataset.real is real
+    assert result.chose_real_only == (result.best is None)
+    if result.best is None:
+        assert sum(result.dataset.synthetic_counts) == 0
+    else:
+        assert result.best in [row.setting for row in result.table[1:]]
+        assert sum(result.dataset.synthetic_counts) > 0
+    assert result.summary().count("\n| ") == len(result.table) + 1  # header row + one per candidate
+
+
+def test_harmful_generator_gets_real_only(caplog):
+    real = real_items(10)
+    with caplog.at_level(logging.WARNING, logger="synthaug.tune"):
+        result = tune(real, PatternGenerator(shift=1), steps=20, filter_steps=40, seeds=2, progress=False)
+    assert result.chose_real_only and result.best is None
+    assert sum(result.dataset.synthetic_counts) == 0 and len(result.dataset) == len(real)
+    assert "keeping the real data only" in result.reason and "keeping the real data only" in caplog.text
+    filtered = [row for row in result.table if row.setting and row.setting["filter"] is not None]
+    assert filtered and all(row.n == 0 and "the filter accepted" in row.note for row in filtered)
+    assert "skipped" in result.summary() and "baseline (chosen)" in result.summary()
+
+
+def test_deterministic_for_a_seed():
+    real = real_items(8, noise=0.6)  # noisy enough that scores are not all 100%
+    kwargs = dict(grid=[{"strategy": "ratio", "ratio": 0.5}], steps=8, seeds=2, progress=False)
+    first = tune(real, PatternGenerator(0), **kwargs)
+    second = tune(real, PatternGenerator(0), **kwargs)
+    assert [row.scores for row in first.table] == [row.scores for row in second.table]
+    assert first.best == second.best
+
+
+def test_picks_the_best_setting_when_it_clearly_wins():
+    real = real_items(10)
+
+    def more_synthetic_is_better(train, val):
+        return 0.8 + 0.1 * synthetic_share(train)
+
+    result = tune(real, PatternGenerator(0), more_synthetic_is_better, grid=RATIOS, seeds=2, progress=False)
+    assert not result.chose_real_only
+    assert result.best == {"strategy": "ratio", "ratio": 0.5, "filter": None}
+    assert result.metric == "score" and [row.n for row in result.table] == [2, 2, 2, 2]
+    assert result.dataset.real is real and sum(result.dataset.synthetic_counts) == 15
+    assert "| ratio=0.5, no filter |" in result.summary() and "| chosen |" in result.summary()
+
+
+@pytest.mark.parametrize("gain, min_gain, chooses", [(0.004, 0.005, False), (0.004, 0.001, True), (-0.1, 0.0, False)])
+def test_min_gain_is_the_margin(gain, min_gain, chooses):
+    def scores(train, val):
+        return 0.9 + (gain if sum(train.synthetic_counts) else 0.0)
+
+    result = tune(real_items(6), PatternGenerator(0), scores, grid=RATIOS[:1], seeds=1, min_gain=min_gain,
+                  progress=False)
+    assert result.chose_real_only is not chooses
+
+
+def test_gain_within_the_seed_noise_keeps_real_only():
+    noise = {0: 0.0, 1: 0.1, 2: 0.05}  # per run seed: std 0.05
+
+    def noisy(train, val):
+        return 0.8 + noise[train.seed] + (0.04 if sum(train.synthetic_counts) else 0.0)
+
+    result = tune(real_items(6), PatternGenerator(0), noisy, grid=RATIOS[:1], seeds=3, progress=False)
+    assert result.chose_real_only
+    assert result.table[1].mean - result.table[0].mean == pytest.approx(0.04)
+    assert result.table[0].std == pytest.approx(0.05)
+    clear = tune(real_items(6), PatternGenerator(0), lambda t, v: noisy(t, v) + 0.02 * bool(sum(t.synthetic_counts)),
+                 grid=RATIOS[:1], seeds=3, progress=False)
+    assert not clear.chose_real_only  # +0.06 > one std
+
+
+def test_train_fn_gets_the_training_part_mixed_and_the_validation_part():
+    real = real_items(10)
+    calls = []
+
+    def record(train, val):
+        calls.append((train, val, train.seed, synthetic_share(train)))
+        return 0.5
+
+    result = tune(real, PatternGenerator(0), record, grid=RATIOS[1:], seeds=2, val_fraction=0.3, progress=False)
+    assert len(calls) == (1 + 2) * 2 and [row.n for row in result.table] == [2, 2, 2]
+    assert [seed for _, _, seed, _ in calls] == [0, 1] * 3
+    assert [share for *_, share in calls][:2] == [0, 0] and all(s > 0 for *_, s in calls[2:])
+    val = calls[0][1]
+    assert all(v is val for _, v, _, _ in calls)
+    assert len(val) == 9 and sorted(int(val[i][1]) for i in range(len(val))) == [0] * 3 + [1] * 3 + [2] * 3
+    train = calls[0][0]
+    assert isinstance(train, synthaug.MixedDataset) and len(train) == 21
+    # The training and validation parts split the real items: together they are all of them, once.
+    seen = sorted(tuple(item[0].flatten().tolist()) for part in (train, val) for item in (part[i] for i in range(len(part))))
+    assert seen == sorted(tuple(real[i][0].flatten().tolist()) for i in range(len(real)))
+    assert sum(calls[2][0].synthetic_counts) == round(0.25 * 21)
+
+
+def test_imbalanced_pil_data_uses_balanced_accuracy_and_tries_balance():
+    data = make_pattern_data(12, seed=0)
+    keep = torch.cat([torch.arange(0, 12), torch.arange(12, 16), torch.arange(24, 28)])  # 12 / 4 / 4
+    real = PILItems(LabelledImages(data.images[keep], data.labels[keep]))
+    result = tune(real, PatternGenerator(0), steps=5, filter_steps=5, seeds=1, progress=False,
+                  grid=[{"strategy": "balance"}])
+    assert result.metric == "balanced_accuracy"
+    assert [row.label for row in result.table] == ["real only", "balance, no filter"]
+    assert "balance" in {s["strategy"] for s in default_grid(imbalanced=True)}
+    image, _ = result.dataset[len(result.dataset) - 1]
+    assert isinstance(image, Image.Image)  # the returned dataset keeps the real items' form
+
+
+def test_mix_auto_is_tune_dataset(monkeypatch):
+    import synthaug.tune as tune_module
+
+    real = real_items(6)
+    calls = []
+
+    def quick_tune(real_, generator, **kwargs):
+        calls.append(kwargs)
+        return tune(real_, generator, lambda t, v: 0.8 + 0.1 * synthetic_share(t), grid=RATIOS[:1], seeds=1, **kwargs)
+
+    monkeypatch.setattr(tune_module, "tune", quick_tune)
+    mixed = synthaug.mix(real, PatternGenerator(0), "auto", seed=3, progress=False, transform=torch.neg)
+    assert calls and calls[0]["seed"] == 3
+    assert isinstance(mixed, synthaug.MixedDataset) and sum(mixed.synthetic_counts) == round(0.1 * 18)
+    assert float(mixed[0][0].max()) <= 0  # the transform reaches the returned dataset
+    with pytest.raises(ValueError, match="chooses ratio"):
+        synthaug.mix(real, PatternGenerator(0), "auto", ratio=0.1)
+
+
+def never_called(train, val):
+    pytest.fail("train_fn was called although the arguments are bad")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(val_fraction=0.0), ValueError, "val_fraction"),
+    (dict(val_fraction=1.0), ValueError, "val_fraction"),
+    (dict(val_fraction=-0.2), ValueError, "val_fraction"),
+    (dict(val_fraction="0.2"), ValueError, "val_fraction"),
+    (dict(grid=[]), ValueError, "grid is empty"),
+    (dict(grid={"strategy": "ratio"}), TypeError, "list of settings"),
+    (dict(grid=[("ratio", 0.1)]), TypeError, r"grid\[0\]"),
+    (dict(grid=[{"ratio": 0.1}]), ValueError, "'strategy' .required"),
+    (dict(grid=[{"strategy": "ratio", "ratio": 0.1, "alpha": 1}]), ValueError, "unknown"),
+    (dict(grid=[{"strategy": "ratio", "ratio": 0.1, "filter": 1.5}]), ValueError, "min_confidence"),
+    (dict(grid=[{"strategy": "auto"}]), ValueError, "cannot be tuned"),
+    (dict(grid=[{"strategy": "ratio", "ratio": -1}]), ValueError, r"grid\[0\].*ratio must be"),
+    (dict(grid=[{"strategy": "replace"}]), ValueError, r"grid\[0\].*needs p"),
+    (dict(seeds=0), ValueError, "seeds"),
+    (dict(min_gain=-0.1), ValueError, "min_gain"),
+    (dict(metric="accuracy"), ValueError, "train_fn returns its own score"),
+])
+def test_bad_arguments_fail_before_training(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        tune(real_items(4), PatternGenerator(0), never_called, progress=False, **kwargs)
+
+
+def test_bad_metric_train_fn_and_generator():
+    real = real_items(4)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        tune(real, PatternGenerator(0), metric="f1", progress=False)
+    with pytest.raises(TypeError, match="train_fn must be a callable"):
+        tune(real, PatternGenerator(0), train_fn=0.9, progress=False)
+    with pytest.raises(TypeError, match="GeneratorProtocol"):
+        tune(real, object(), never_called, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        tune(make_pattern_data(0).as_dataset(), PatternGenerator(0), never_called, progress=False)
+
+
+@pytest.mark.parametrize("score, error", [("high", TypeError), (None, TypeError), (float("nan"), ValueError)])
+def test_train_fn_must_return_a_number(score, error):
+    with pytest.raises(error, match="train_fn"):
+        tune(real_items(4), PatternGenerator(0), lambda train, val: score, grid=RATIOS[:1], progress=False)
+
+
+def test_split_is_stratified_and_seeded():
+    from synthaug.tune import _split_indices
+
+    labels = np.repeat([0, 1, 2], [10, 5, 1])
+    train, val = _split_indices(labels, 0.2, seed=0)
+    assert np.bincount(labels[val], minlength=3).tolist() == [2, 1, 0]  # a single item stays in training
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(16))
+    assert np.array_equal(_split_indices(labels, 0.2, seed=0)[1], val)
+    assert not all(np.array_equal(_split_indices(labels, 0.2, seed=s)[1], val) for s in range(1, 4))

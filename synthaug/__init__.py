@@ -32,7 +32,7 @@ from synthaug.generators import (
     wrap,
 )
 from synthaug.io import load
-from synthaug.tune import TuneResult, tune
+from synthaug.tuning import TuneResult, tune
 from synthaug import viz  # noqa: E402  (synthaug.viz.save_image_grid etc.)
 from synthaug import transforms  # noqa: E402  (synthaug.transforms.gaussian_noise, CorruptionMix)
 from synthaug import filters  # noqa: E402  (synthaug.filters.Filter)

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 import synthaug
 from synthaug.data.real import LabelledImages
-from synthaug.tune import TuneResult, default_grid, tune
+from synthaug.tuning import TuneResult, default_grid, tune
 
 from conftest import NUM_CLASSES, make_pattern_data
 
@@ -81,7 +81,7 @@ def test_good_generator_never_errors_and_returns_a_consistent_result():
 
 def test_harmful_generator_gets_real_only(caplog):
     real = real_items(10)
-    with caplog.at_level(logging.WARNING, logger="synthaug.tune"):
+    with caplog.at_level(logging.WARNING, logger="synthaug.tuning"):
         result = tune(real, PatternGenerator(shift=1), steps=20, filter_steps=40, seeds=2, progress=False)
     assert result.chose_real_only and result.best is None
     assert sum(result.dataset.synthetic_counts) == 0 and len(result.dataset) == len(real)
@@ -176,7 +176,7 @@ def test_imbalanced_pil_data_uses_balanced_accuracy_and_tries_balance():
 
 
 def test_mix_auto_is_tune_dataset(monkeypatch):
-    import synthaug.tune as tune_module
+    import synthaug.tuning as tune_module
 
     real = real_items(6)
     calls = []
@@ -240,7 +240,7 @@ def test_train_fn_must_return_a_number(score, error):
 
 
 def test_split_is_stratified_and_seeded():
-    from synthaug.tune import _split_indices
+    from synthaug.tuning import _split_indices
 
     labels = np.repeat([0, 1, 2], [10, 5, 1])
     train, val = _split_indices(labels, 0.2, seed=0)

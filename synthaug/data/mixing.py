@@ -15,7 +15,7 @@ Strategies (``strategy=``):
   synthetic item of the same class (DA-Fusion's ``synthetic_probability``); the length
   and the labels stay those of the real data;
 * ``"auto"``: :func:`synthaug.tune` chooses the setting on held-out real data, or no
-  synthetic items at all when none beats real only (see :mod:`synthaug.tune`).
+  synthetic items at all when none beats real only (see :mod:`synthaug.tuning`).
 
 Synthetic items are given the form of the real items (see
 :mod:`synthaug.data.image_format`), so one transform pipeline serves both.
@@ -335,7 +335,7 @@ def mix(
 def _auto(real: Dataset, generator: GeneratorProtocol, seed: int, *, ratio: Any, target: Any, p: Any,
           filter: Any, **options: Any) -> MixedDataset:  # noqa: A002
     """``strategy="auto"``: the setting :func:`synthaug.tune` chooses (it trains classifiers)."""
-    from synthaug.tune import tune  # tune builds on mix: imported here, not at module level
+    from synthaug.tuning import tune  # tune builds on mix: imported here, not at module level
 
     given = [name for name, value in (("ratio", ratio), ("target", target), ("p", p), ("filter", filter))
              if value is not None]

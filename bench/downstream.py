@@ -41,6 +41,7 @@ from synthaug.data.real import LabelledImages, RealData, load_digits_data, load_
 from synthaug.filters import Filter, train_filter_classifier
 from synthaug.metrics.classifier import SmallCNN
 from synthaug.training import CGANTrainer, CVAETrainer
+from synthaug.transforms import VAEVariation
 from synthaug.utils.seeding import seeded
 
 from quality import long_tail  # noqa: E402  (bench/quality.py: the same long-tail protocol)
@@ -51,26 +52,42 @@ ROOT = Path(__file__).resolve().parents[1]
 # ----------------------------------------------------------------------------- budgets
 @dataclass
 class Budget:
+    """Per-protocol training budgets (``kind``: ``low``, ``longtail`` or ``full``).
+
+    --quick and the full run share these budgets and the output folder: --quick runs the
+    low100 protocol's core rows, the full run adds the remaining rows and protocols and
+    skips every (row, seed) already saved.
+    """
+
     seeds: int
-    classifier_steps: int
+    classifier_steps: dict[str, int]
     gan_epochs: dict[str, int]
     vae_epochs: dict[str, int]
     filter_steps: int
     protocols: list[str]
     batch_size: int = 64
-    all_rows: bool = True  # False: --quick skips the filter variant of "replace" rows
+    all_rows: bool = True  # False (--quick): no filtered variants, the core rows only
+    guard_seeds: int = 2
+
+
+SHARED = dict(classifier_steps={"low": 500, "longtail": 1000, "full": 1000},
+              gan_epochs={"low": 60, "longtail": 15, "full": 5}, vae_epochs={"low": 60, "longtail": 30, "full": 10},
+              filter_steps=500)
 
 
 def budget(quick: bool, smoke: bool) -> Budget:
     if smoke:
-        return Budget(seeds=1, classifier_steps=30, gan_epochs={"low": 2, "longtail": 2}, vae_epochs={"low": 2, "longtail": 2},
-                      filter_steps=20, protocols=["low20", "longtail"])
+        tiny = {"low": 2, "longtail": 2, "full": 1}
+        return Budget(seeds=1, classifier_steps={"low": 30, "longtail": 30, "full": 30}, gan_epochs=tiny,
+                      vae_epochs=tiny, filter_steps=20, protocols=["low20", "longtail"],
+                      all_rows=not quick, guard_seeds=1)
     if quick:
-        return Budget(seeds=3, classifier_steps=500, gan_epochs={"low": 60, "longtail": 6}, vae_epochs={"low": 60, "longtail": 10},
-                      filter_steps=500, protocols=["low100", "longtail"], all_rows=False)
-    return Budget(seeds=3, classifier_steps=2000, gan_epochs={"low": 150, "longtail": 15, "full": 5},
-                  vae_epochs={"low": 150, "longtail": 30, "full": 10}, filter_steps=1500,
-                  protocols=["low50", "low100", "low500", "longtail", "full"])
+        return Budget(seeds=3, protocols=["low100"], all_rows=False, **SHARED)
+    return Budget(seeds=3, protocols=["low100", "longtail", "full"], **SHARED)
+
+
+def kind_of(protocol: str) -> str:
+    return "low" if protocol.startswith("low") else protocol
 
 
 # ----------------------------------------------------------------------------- data
@@ -107,8 +124,21 @@ class Items(Dataset):
             hwc = image.permute(1, 2, 0).numpy()
             image = torch.from_numpy(self.augment(image=hwc)["image"]).permute(2, 0, 1).contiguous()
         is_synthetic = getattr(self.dataset, "is_synthetic", None)
-        weight = self.synthetic_weight if is_synthetic is not None and is_synthetic(index) else 1.0
-        return image, int(label), float(weight)
+        synthetic = bool(is_synthetic is not None and is_synthetic(index))
+        return image, int(label), float(self.synthetic_weight if synthetic else 1.0), synthetic
+
+
+class Varied(Dataset):
+    """Real items passed through ``synthaug.transforms.VAEVariation`` (a cVAE's nearby image, same label)."""
+
+    def __init__(self, dataset: Dataset, vary: Callable):
+        self.dataset, self.vary = dataset, vary
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        return self.vary(*self.dataset[index])
 
 
 def classic_augmentation(seed: int) -> A.Compose:
@@ -137,10 +167,9 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def train_and_score(recipe: Recipe, seed: int, steps: int, batch_size: int, test: LabelledImages, k: int,
-                    image_shape: tuple[int, int, int]) -> dict[str, Any]:
-    start = time.perf_counter()
-    dataset = recipe.build(seed)
+def fit(recipe: Recipe, dataset: Dataset, seed: int, steps: int, batch_size: int, k: int,
+        image_shape: tuple[int, int, int]) -> SmallCNN:
+    """Train the shared SmallCNN on ``dataset`` the recipe's way for exactly ``steps`` Adam steps."""
     items = Items(dataset, classic_augmentation(seed) if recipe.augment else None, recipe.synthetic_weight)
     labels = np.asarray(synthaug.data.read_labels(dataset, progress=False))
     counts = np.bincount(labels, minlength=k)
@@ -156,13 +185,17 @@ def train_and_score(recipe: Recipe, seed: int, steps: int, batch_size: int, test
     with seeded(seed):
         model = SmallCNN(k, image_shape[0], image_shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # Cosine decay to zero: the last iterate is a converged model, not a point on a noisy
+    # trajectory, so rows differ by their data rather than by where training stopped.
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     mix_rng = np.random.default_rng(seed)
+    teacher = recipe.extra.get("teacher")
     model.train()
     done, passes = 0, 0
     while done < steps:
         if recipe.fresh_each_pass and hasattr(dataset, "set_epoch"):
             dataset.set_epoch(passes)
-        for images, targets, weights in loader:
+        for images, targets, weights, synthetic in loader:
             if recipe.mixup:
                 lam = float(mix_rng.beta(0.2, 0.2))
                 perm = torch.randperm(len(images), generator=rng)
@@ -171,18 +204,36 @@ def train_and_score(recipe: Recipe, seed: int, steps: int, batch_size: int, test
                 loss = lam * F.cross_entropy(out, targets, weight=class_weight, reduction="none") + \
                     (1 - lam) * F.cross_entropy(out, targets[perm], weight=class_weight, reduction="none")
             else:
-                loss = F.cross_entropy(model(images), targets, weight=class_weight, reduction="none")
+                out = model(images)
+                loss = F.cross_entropy(out, targets, weight=class_weight, reduction="none")
+                if teacher is not None and bool(synthetic.any()):
+                    # Soft labels: synthetic items learn the real-trained teacher's belief
+                    # about what they show, not the label they were drawn for.
+                    with torch.no_grad():
+                        soft = teacher(images[synthetic]).softmax(1)
+                    loss[synthetic] = -(soft * out[synthetic].log_softmax(1)).sum(1)
             loss = (loss * weights.float()).sum() / weights.float().sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             done += 1
             if done >= steps:
                 break
         passes += 1
-    model.eval()
+    return model.eval()
+
+
+def predict(model: SmallCNN, images: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
-        predicted = torch.cat([model(test.images[i : i + 1000]).argmax(1) for i in range(0, len(test), 1000)]).numpy()
+        return torch.cat([model(images[i : i + 1000]).argmax(1) for i in range(0, len(images), 1000)]).numpy()
+
+
+def train_and_score(recipe: Recipe, seed: int, steps: int, batch_size: int, test: LabelledImages, k: int,
+                    image_shape: tuple[int, int, int]) -> dict[str, Any]:
+    start = time.perf_counter()
+    dataset = recipe.build(seed)
+    predicted = predict(fit(recipe, dataset, seed, steps, batch_size, k, image_shape), test.images)
     truth = test.labels.numpy()
     recalls = recall_score(truth, predicted, average=None, labels=list(range(k)), zero_division=0)
     return {"row": recipe.name, "seed": seed, "accuracy": float((predicted == truth).mean()),
@@ -222,10 +273,12 @@ def fidelity_per_class(gen, classifier, per_class: int = 200) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- rows
 def recipes(protocol: str, train: LabelledImages, gens: dict, screen: Filter, fidelity: dict[str, np.ndarray],
-            k: int, all_rows: bool = True) -> list[Recipe]:
+            k: int, all_rows: bool = True, guard: Callable[[int], Dataset] | None = None) -> list[Recipe]:
+    """The rows of one protocol, in table order. ``all_rows=False`` keeps the core rows (--quick)."""
     real = train.as_dataset()
     counts = np.bincount(train.labels.numpy(), minlength=k)
     imbalanced = counts.max() > 2 * counts.min()
+    full = kind_of(protocol) == "full"
     rows = [
         Recipe("real only", lambda s: real),
         Recipe("real + classic aug", lambda s: real, augment=True),
@@ -238,29 +291,101 @@ def recipes(protocol: str, train: LabelledImages, gens: dict, screen: Filter, fi
         ]
         if importlib.util.find_spec("imblearn") is not None:  # a bench-only extra: pip install .[bench]
             rows.append(Recipe("SMOTE (pixels) + classic aug", lambda s: smote(train, s), augment=True))
-    strategies = [("balance", {})] if imbalanced else [("ratio", {"ratio": 1.0})]
-    strategies.append(("replace", {"p": 0.3}))
+    if full:  # the lecture's scenario: all real images + 10,000 synthetic
+        strategies = [("ratio", {"ratio": 10_000 / len(train)}, "+10k")]
+    elif imbalanced:
+        strategies = [("balance", {}, "balance"), ("replace", {"p": 0.3}, "replace p=0.3")]
+    else:
+        strategies = [("ratio", {"ratio": 1.0}, "ratio=1"), ("replace", {"p": 0.3}, "replace p=0.3")]
     for family, gen in gens.items():
-        for strategy, options in strategies:
-            label = f"{strategy} " + " ".join(f"{k_}={v}" for k_, v in options.items())
-            for filtered in (False, True) if (all_rows or strategy != "replace") else (False,):
-                name = f"{family} {label.strip()}" + (" + filter 0.9" if filtered else "") + " + classic aug"
+        for strategy, options, label in strategies:
+            filter_variants = (False, True) if (all_rows and strategy != "replace") else (False,)
+            for filtered in filter_variants:
+                name = f"{family} {label}" + (" + filter 0.9" if filtered else "") + " + classic aug"
                 rows.append(Recipe(name, _mixer(real, gen, strategy, options, screen if filtered else None),
-                                   augment=True, balanced_sampler=False))
+                                   augment=True))
     # Our recipes (see docs/benchmarks.md): fresh samples every pass at a low loss weight,
     # and for the long tail a fidelity-scaled top-up on top of class-balanced resampling.
     for family, gen in gens.items():
         if not imbalanced:
-            rows.append(Recipe(f"{family} fresh ratio=1 each pass, weight 0.3 + classic aug",
-                               _mixer(real, gen, "ratio", {"ratio": 1.0}, None), augment=True,
+            strategy, options, label = strategies[0]
+            rows.append(Recipe(f"{family} fresh {label} each pass, weight 0.3 + classic aug",
+                               _mixer(real, gen, strategy, options, None), augment=True,
                                synthetic_weight=0.3, fresh_each_pass=True))
+            if all_rows and family == "cvae":
+                rows.append(Recipe("cvae variation of real images (p=0.5, strength 0.7) + classic aug",
+                                   lambda s, g=gen: Varied(real, VAEVariation(g, strength=0.7, p=0.5, seed=s)),
+                                   augment=True))
+            if all_rows:
+                rows.append(Recipe(f"{family} fresh {label} each pass, soft labels, weight 0.3 + classic aug",
+                                   _mixer(real, gen, strategy, options, None), augment=True, synthetic_weight=0.3,
+                                   fresh_each_pass=True, extra={"teacher": screen.classifier},
+                                   notes="synthetic items' targets: the filter classifier's softmax"))
         else:
             budget_per_class = fidelity_scaled_budget(counts, fidelity[family])
             rows.append(Recipe(f"{family} fidelity-scaled top-up, weight 0.3 + balanced resampling + classic aug",
                                _mixer(real, gen, dict(enumerate(budget_per_class)), {}, screen), augment=True,
                                balanced_sampler=True, synthetic_weight=0.3, fresh_each_pass=True,
                                notes=f"synthetic per class {budget_per_class}"))
+    if guard is not None:
+        rows.append(Recipe("guard: synthaug.tune's choice + " + ("balanced resampling + " if imbalanced else "")
+                           + "classic aug", guard, augment=True, balanced_sampler=imbalanced))
     return rows
+
+
+def user_pipeline(imbalanced: bool) -> Recipe:
+    """The best non-generative training a user would run anyway: the guard's baseline."""
+    return Recipe("user pipeline", lambda s: None, augment=True, balanced_sampler=imbalanced)
+
+
+def guard_choice(protocol: str, train: LabelledImages, gens: dict, fidelity: dict[str, np.ndarray], screen: Filter,
+                 k: int, steps: int, batch_size: int, seeds: int, out: Path) -> Callable[[int], Dataset]:
+    """Run ``synthaug.tune`` once per protocol (saved to OUT/guard-<protocol>.json) and
+    return a builder of the chosen training set for each benchmark seed.
+
+    The guard sees only the protocol's training images: it holds out 20% of them per
+    class, trains the user's own pipeline (classic aug; plus class-balanced resampling on
+    imbalanced data) for half the rows' steps on real only and on each default-grid
+    setting, and keeps real only unless a setting wins beyond the seed noise. It is given
+    the generator with the higher mean label fidelity under the filter classifier (also
+    trained on the training images only).
+    """
+    real = train.as_dataset()
+    counts = np.bincount(train.labels.numpy(), minlength=k)
+    imbalanced = bool(counts.max() > 2 * counts.min())
+    path = out / f"guard-{protocol}.json"
+    if path.exists():
+        decision = json.loads(path.read_text())
+    else:
+        family = max(gens, key=lambda f: float(fidelity[f].mean()))
+        pipeline = user_pipeline(imbalanced)
+        image_shape = tuple(train.images.shape[1:])
+
+        def train_fn(train_part, val_part) -> float:
+            model = fit(pipeline, train_part, train_part.seed, steps, batch_size, k, image_shape)
+            images = torch.stack([val_part[i][0] for i in range(len(val_part))])
+            truth = np.array([int(val_part[i][1]) for i in range(len(val_part))])
+            predicted = predict(model, images)
+            return float(balanced_accuracy_score(truth, predicted) if imbalanced else (predicted == truth).mean())
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = synthaug.tune(real, gens[family], train_fn, seeds=seeds, filter_steps=500, progress=False)
+        decision = {"generator": family, "best": result.best, "reason": result.reason,
+                    "seconds": round(result.seconds, 1), "steps_per_run": steps, "seeds": seeds,
+                    "metric": "balanced accuracy" if imbalanced else "accuracy", "summary": result.summary()}
+        path.write_text(json.dumps(decision, indent=1) + "\n")
+    print(f"{protocol} | guard ({decision['seconds']} s): {decision['reason']}", flush=True)
+    best, gen = decision["best"], gens[decision["generator"]]
+
+    def build(seed: int) -> Dataset:
+        if best is None:
+            return real
+        options = {key: best[key] for key in ("ratio", "target", "p") if best.get(key) is not None}
+        chosen = None if best.get("filter") is None else Filter(screen.classifier, min_confidence=best["filter"],
+                                                                max_rounds=10, on_shortfall="warn")
+        return synthaug.mix(real, gen, best["strategy"], seed=seed, filter=chosen, progress=False, **options)
+    return build
 
 
 def fidelity_scaled_budget(counts: np.ndarray, fidelity: np.ndarray) -> list[int]:
@@ -302,6 +427,48 @@ def summarise(results: list[dict]) -> list[dict]:
     return table
 
 
+def plot(protocol: str, table: list[dict], path: Path) -> Path:
+    """Horizontal bars of each row's mean (± std over seeds) against the user's baseline row."""
+    from matplotlib.figure import Figure
+
+    from synthaug.viz import _save_figure
+
+    metric = "balanced_accuracy" if protocol == "longtail" else "accuracy"
+    names = [e["row"] for e in table][::-1]
+    means = np.array([e[metric][0] for e in table][::-1])
+    stds = np.array([e[metric][1] for e in table][::-1])
+    colours = ["tab:orange" if n.startswith(("cgan", "cvae")) else "tab:green" if n.startswith("guard")
+               else "tab:blue" for n in names]
+    figure = Figure(figsize=(9, 0.32 * len(names) + 1.2))
+    ax = figure.subplots()
+    ax.barh(range(len(names)), means, xerr=stds, color=colours, capsize=2)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    low = max(0.0, float(means.min() - stds.max() - 3))
+    ax.set_xlim(low, float(means.max() + stds.max() + 1.5))
+    ax.set_xlabel(f"test {metric.replace('_', ' ')} % (mean ± std over seeds)")
+    ax.set_title(f"{protocol}: blue real baselines, orange synthetic, green the guard", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return _save_figure(figure, path)
+
+
+def guard_check(protocol: str, table: list[dict]) -> str:
+    """One line: the guard's row against real only and against its own baseline pipeline."""
+    rows = {e["row"]: e for e in table}
+    guard = next((e for e in table if e["row"].startswith("guard")), None)
+    if guard is None:
+        return ""
+    metric = "balanced_accuracy" if protocol == "longtail" else "accuracy"
+    parts = []
+    for name in ("real only", "class-balanced resampling + classic aug" if protocol == "longtail" else "real + classic aug"):
+        if name in rows:
+            (m, s), (gm, gs) = rows[name][metric], guard[metric]
+            noise = max(s, gs)
+            verdict = "worse beyond the seed noise" if gm < m - noise else "not worse"
+            parts.append(f"{gm - m:+.2f} points vs {name} (seed std {noise:.2f}: {verdict})")
+    return f"Guard check ({metric.replace('_', ' ')}): " + "; ".join(parts)
+
+
 def markdown(protocol: str, table: list[dict]) -> str:
     lines = [f"### {protocol}", "", "| recipe | accuracy % | balanced accuracy % | worst-class recall % | s/run |",
              "|---|---|---|---|---|"]
@@ -326,8 +493,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/downstream[-quick|-smoke]")
     args = parser.parse_args()
     plan = budget(args.quick, args.smoke)
-    suffix = "-smoke" if args.smoke else "-quick" if args.quick else ""
-    out = args.out or ROOT / "bench" / "results" / f"downstream{suffix}"
+    # --quick and the full run share one folder (same budgets): the full run resumes --quick's rows.
+    out = args.out or ROOT / "bench" / "results" / ("downstream-smoke" if args.smoke else "downstream")
     protocols = args.protocols or plan.protocols
     start = time.perf_counter()
     real = None if args.report else (load_digits_data() if args.smoke else load_fashion_mnist_data())
@@ -339,17 +506,27 @@ def main() -> None:
             run_protocol(protocol, real, plan, out, args.smoke)
         table = summarise(load_rows(out, protocol))
         report["protocols"][protocol] = table
-        print(markdown(protocol, table) + "\n")
+        if table:
+            report.setdefault("plots", {})[protocol] = str(plot(protocol, table, out / f"{protocol}.png"))
+        check = guard_check(protocol, table)
+        if check:
+            report.setdefault("guard_checks", {})[protocol] = check
+        print(markdown(protocol, table) + "\n" + (f"\n{check}\n" if check else ""))
     report["total_seconds"] = round(time.perf_counter() - start, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(report, indent=1) + "\n")
+    if not args.report:  # this invocation's wall time, kept per mode (a resumed run only counts what it did)
+        mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+        (out / f"time-{mode}.json").write_text(json.dumps({"command": report["command"], "protocols": protocols,
+                                                            "seconds": report["total_seconds"]}) + "\n")
     print(f"total {report['total_seconds']} s; rows and bundles under {out}")
 
 
 def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: bool) -> None:
     train = protocol_data(protocol, real, smoke)
     k = real.num_classes
-    kind = "low" if protocol.startswith("low") else protocol
+    kind = kind_of(protocol)
+    steps = plan.classifier_steps[kind]
     names = real.class_names
     gens = {family: trained_generator(family, protocol, train, epochs[kind], out, names)
             for family, epochs in (("cgan", plan.gan_epochs), ("cvae", plan.vae_epochs))}
@@ -360,14 +537,19 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     (out / f"fidelity-{protocol}.json").write_text(json.dumps(
         {"evaluator": "filter classifier (real training images only)", **{f: v.round(3).tolist() for f, v in fidelity.items()}}) + "\n")
     image_shape = tuple(train.images.shape[1:])
-    for order, recipe in enumerate(recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows)):
+    guard = guard_choice(protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size,
+                         plan.guard_seeds, out)
+    for order, recipe in enumerate(recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows, guard)):
         for seed in range(plan.seeds):
             path = out / "rows" / protocol / f"{_slug(recipe.name)}-seed{seed}.json"
-            if path.exists():
+            if path.exists():  # done earlier (e.g. by --quick): keep it, in this run's table order
+                saved = json.loads(path.read_text())
+                if saved.get("order") != order:
+                    path.write_text(json.dumps({**saved, "order": order}) + "\n")
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # filter shortfall warnings: the acceptance report is saved instead
-                result = train_and_score(recipe, seed, plan.classifier_steps, plan.batch_size, real.test, k, image_shape)
+                result = train_and_score(recipe, seed, steps, plan.batch_size, real.test, k, image_shape)
             result["order"] = order
             path.write_text(json.dumps(result) + "\n")
             print(f"{protocol} | {recipe.name} | seed {seed}: acc {result['accuracy']:.4f} "

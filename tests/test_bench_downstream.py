@@ -26,6 +26,13 @@ def test_downstream_smoke_run_and_report(tmp_path):
                 assert 0 <= mean <= 100 and std >= 0
     assert "class-balanced resampling + classic aug" in [r["row"] for r in summary["protocols"]["longtail"]]
     assert (tmp_path / "bundles" / "longtail-cgan" / "model.safetensors").exists()
+    # The guard ran once per protocol and its row trains on what it chose.
+    for protocol, table in summary["protocols"].items():
+        assert table[-1]["row"].startswith("guard: synthaug.tune's choice")
+        decision = json.loads((tmp_path / f"guard-{protocol}.json").read_text())
+        assert decision["generator"] in {"cgan", "cvae"} and "real only" in decision["summary"]
+        assert (tmp_path / f"{protocol}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "time-smoke.json").read_text())["seconds"] > 0
     report = subprocess.run([*command, "--report"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-2000:]
     assert "| real only |" in report.stdout and json.loads((tmp_path / "summary.json").read_text())["protocols"] == \

@@ -106,7 +106,8 @@ def test_picks_the_best_setting_when_it_clearly_wins():
     def more_synthetic_is_better(train, val):
         return 0.8 + 0.1 * synthetic_share(train)
 
-    result = tune(real, PatternGenerator(0), more_synthetic_is_better, grid=RATIOS, seeds=2, progress=False)
+    result = tune(real, PatternGenerator(0), more_synthetic_is_better, grid=RATIOS, seeds=2, val_noise=False,
+                  progress=False)
     assert not result.chose_real_only
     assert result.best == {"strategy": "ratio", "ratio": 0.5, "filter": None}
     assert result.metric == "score" and [row.n for row in result.table] == [2, 2, 2, 2]
@@ -120,7 +121,7 @@ def test_min_gain_is_the_margin(gain, min_gain, chooses):
         return 0.9 + (gain if sum(train.synthetic_counts) else 0.0)
 
     result = tune(real_items(6), PatternGenerator(0), scores, grid=RATIOS[:1], seeds=1, min_gain=min_gain,
-                  progress=False)
+                  val_noise=False, progress=False)
     assert result.chose_real_only is not chooses
 
 
@@ -130,13 +131,31 @@ def test_gain_within_the_seed_noise_keeps_real_only():
     def noisy(train, val):
         return 0.8 + noise[train.seed] + (0.04 if sum(train.synthetic_counts) else 0.0)
 
-    result = tune(real_items(6), PatternGenerator(0), noisy, grid=RATIOS[:1], seeds=3, progress=False)
+    result = tune(real_items(6), PatternGenerator(0), noisy, grid=RATIOS[:1], seeds=3, val_noise=False, progress=False)
     assert result.chose_real_only
     assert result.table[1].mean - result.table[0].mean == pytest.approx(0.04)
     assert result.table[0].std == pytest.approx(0.05)
     clear = tune(real_items(6), PatternGenerator(0), lambda t, v: noisy(t, v) + 0.02 * bool(sum(t.synthetic_counts)),
-                 grid=RATIOS[:1], seeds=3, progress=False)
+                 grid=RATIOS[:1], seeds=3, val_noise=False, progress=False)
     assert not clear.chose_real_only  # +0.06 > one std
+
+
+@pytest.mark.parametrize("per_class, chooses", [(10, False), (400, True)])
+def test_a_gain_inside_the_validation_sampling_error_keeps_real_only(per_class, chooses):
+    # The same +0.04 accuracy gain: on 6 validation items (standard error 0.16) it is not
+    # evidence; on 240 (0.026) it is.
+    def scores(train, val):
+        return 0.8 + (0.04 if sum(train.synthetic_counts) else 0.0)
+
+    result = tune(real_items(per_class), PatternGenerator(0), scores, grid=RATIOS[:1], seeds=1, progress=False)
+    n_val = result.split[1]
+    assert result.val_se == pytest.approx((0.8 * 0.2 / n_val) ** 0.5)
+    assert result.chose_real_only is not chooses
+    assert f"validation standard error={result.val_se:.4g}" in result.summary()
+    # A score that is not a rate gets no binomial error.
+    loose = tune(real_items(per_class), PatternGenerator(0), lambda t, v: 10 * scores(t, v), grid=RATIOS[:1], seeds=1,
+                 progress=False)
+    assert loose.val_se == 0.0 and not loose.chose_real_only
 
 
 def test_train_fn_gets_the_training_part_mixed_and_the_validation_part():
@@ -183,7 +202,8 @@ def test_mix_auto_is_tune_dataset(monkeypatch):
 
     def quick_tune(real_, generator, **kwargs):
         calls.append(kwargs)
-        return tune(real_, generator, lambda t, v: 0.8 + 0.1 * synthetic_share(t), grid=RATIOS[:1], seeds=1, **kwargs)
+        return tune(real_, generator, lambda t, v: 0.8 + 0.1 * synthetic_share(t), grid=RATIOS[:1], seeds=1,
+                    val_noise=False, **kwargs)
 
     monkeypatch.setattr(tune_module, "tune", quick_tune)
     mixed = synthaug.mix(real, PatternGenerator(0), "auto", seed=3, progress=False, transform=torch.neg)
@@ -214,6 +234,7 @@ def never_called(train, val):
     (dict(grid=[{"strategy": "replace"}]), ValueError, r"grid\[0\].*needs p"),
     (dict(seeds=0), ValueError, "seeds"),
     (dict(min_gain=-0.1), ValueError, "min_gain"),
+    (dict(val_noise="yes"), TypeError, "val_noise"),
     (dict(metric="accuracy"), ValueError, "train_fn returns its own score"),
 ])
 def test_bad_arguments_fail_before_training(kwargs, error, match):

@@ -75,6 +75,12 @@ def _batch_to_stack(batch: torch.Tensor, like: np.ndarray) -> np.ndarray:
     return np.stack([from_float_chw(image, fmt) for image in batch])
 
 
+def _check_array(name: str, value: Any) -> None:
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array (the albumentations image type), got {type(value).__name__}; "
+                        "convert a PIL image with np.asarray(image), a tensor [C, H, W] with .permute(1, 2, 0).numpy()")
+
+
 class _ModelTransform(A.ImageOnlyTransform):
     """Shared parts: a model given as a module or bundle path, serialised as the path."""
 
@@ -90,6 +96,24 @@ class _ModelTransform(A.ImageOnlyTransform):
     @property
     def model(self) -> Any:
         return self._model.model
+
+    def __call__(self, *args: Any, force_apply: bool = False, **kwargs: Any) -> Any:
+        # albumentations' own errors here are KeyError/AttributeError; name the argument instead.
+        name = type(self).__name__
+        if args:
+            raise TypeError(f"{name} takes its data as named arguments, e.g. t(image=image); got {len(args)} "
+                            "positional argument(s)")
+        if "image" not in kwargs and "images" not in kwargs:
+            raise TypeError(f"{name} needs image= (an array [H, W, C] or [H, W]) or images= (a stack of them)")
+        if "image" in kwargs:
+            _check_array("image", kwargs["image"])
+        images = kwargs.get("images")
+        if isinstance(images, (list, tuple)):  # albumentations also takes a list of images
+            for i, image in enumerate(images):
+                _check_array(f"images[{i}]", image)
+        elif "images" in kwargs:
+            _check_array("images", images)
+        return super().__call__(force_apply=force_apply, **kwargs)
 
     def get_transform_init_args(self) -> dict[str, Any]:
         args = {name: getattr(self, name) for name in self.get_transform_init_args_names() if name != self.model_arg}

@@ -63,6 +63,32 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _device(text: str) -> str:
+    """``--device``: a torch device string this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a torch device such as cpu, cuda or cuda:1, got {text!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available on this machine (use cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine (use cpu)")
+    elif device.type != "cpu":
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
+def _train_device(text: str) -> str:
+    """``train --device``: ``auto`` or a device :func:`_device` accepts."""
+    return text if text == "auto" else _device(text)
+
+
 def _existing_dir(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
@@ -109,7 +135,7 @@ def _add_dae_evaluate_arguments(parser: argparse.ArgumentParser, prefix: str = "
                         "comma-separated (default: gaussian, salt_and_pepper, cutout, blur)")
     parser.add_argument("--num-images", type=_positive_int, default=None, help=f"{prefix}use the first N test images (default all)")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help=seed_help)
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--device", type=_device, default="cpu", help="torch device (default cpu)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -160,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)")
     train.add_argument("--channels", type=int, choices=(1, 3), default=None, help="ImageFolder channels (default 3)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
-    train.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)")
+    train.add_argument("--device", type=_train_device, default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)")
     train.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
                        help="bf16 autocast: auto = on CUDA only (default auto)")
     train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
@@ -198,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
     sample.add_argument("--truncation", type=_positive_float, default=1.0, help="latent temperature in (0, 2] (default 1)")
     sample.add_argument("--force", action="store_true", help="replace an existing OUT (once the new output is complete)")
-    sample.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    sample.add_argument("--device", type=_device, default="cpu", help="torch device (default cpu)")
     sample.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     info = sub.add_parser("info", help="describe a bundle", description="Print a bundle's model type, image shape "
@@ -242,9 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_run_dir(flag: str, path: Path) -> None:
+    """Refuse an output directory that exists as a file, before anything slow runs."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {str(path)!r} is a file; expected a directory to write into")
+
+
 def _cmd_demo(args: argparse.Namespace) -> None:
     from synthaug.demo import DemoSettings, run_demo
 
+    _check_run_dir("--out", args.out)
     settings = DemoSettings(out_dir=args.out, seed=args.seed, progress=not args.no_progress)
     for name in ("gan_epochs", "vae_epochs", "classifier_steps"):
         if getattr(args, name) is not None:
@@ -265,6 +298,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from synthaug.training.registry import get_trainer_class
     from synthaug.utils.seeding import seeded
 
+    _check_run_dir("--out", args.out)
     cls, trainer_cls = get_generator_class(args.model), get_trainer_class(args.model)
     if args.corruptions is not None and "corruptions" not in inspect.signature(trainer_cls).parameters:
         raise ValueError(f"--corruptions applies to denoisers (dae) only, not {args.model}")
@@ -484,8 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         COMMANDS[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        # User-facing errors: one line, no traceback, argparse's exit status for bad input.
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as e:
+        # User-facing errors (bad values, paths that are missing, taken or not writable): one line, no
+        # traceback, argparse's exit status for bad input.
         parser.exit(2, f"synthaug {args.command}: error: {e}\n")
     except TrainingDiverged as e:
         parser.exit(1, f"synthaug {args.command}: {e}\n")

@@ -96,10 +96,15 @@ class Filter:
         finally:
             if module is not None:
                 module.train(was_training)
+        if not isinstance(logits, torch.Tensor):
+            raise TypeError(f"classifier must return a tensor of logits [B, num_classes], got {type(logits).__name__}")
         if logits.ndim != 2 or logits.shape[0] != len(images):
             raise ValueError(f"classifier must return logits [B, num_classes], got shape {tuple(logits.shape)}")
         if int(labels.max()) >= logits.shape[1]:
             raise ValueError(f"classifier has {logits.shape[1]} outputs but a sample is labelled {int(labels.max())}")
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError("classifier returned NaN or infinite logits; check the classifier (and that it gets "
+                             "images in [0, 1])")
         probabilities = logits.float().softmax(dim=1).cpu()
         return probabilities.gather(1, labels.cpu().view(-1, 1)).squeeze(1)
 
@@ -170,7 +175,7 @@ class Filter:
 def _to_labelled_images(dataset: Dataset, progress: bool) -> LabelledImages:
     if isinstance(dataset, LabelledImages):
         return dataset
-    labels = torch.from_numpy(read_labels(dataset, progress=progress))
+    labels = torch.from_numpy(read_labels(dataset, progress=progress, name="real"))
     images = [to_float_chw(dataset[i][0]) for i in tqdm(range(len(dataset)), desc="reading images", unit="item",
                                                         disable=not progress, leave=False)]
     return LabelledImages(torch.stack(images), labels)
@@ -193,7 +198,11 @@ def train_filter_classifier(
     data = _to_labelled_images(real, progress)
     if len(data) == 0:
         raise ValueError("real must hold at least one item to train a filter classifier")
-    k = num_classes if num_classes is not None else int(data.labels.max()) + 1
+    largest = int(data.labels.max())
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or num_classes <= largest):
+        raise ValueError(f"num_classes must be an int above the largest label ({largest}), got {num_classes!r}")
+    k = num_classes if num_classes is not None else largest + 1
     model = train_classifier(data.as_dataset(), k, tuple(data.images.shape[1:]), steps=steps, seed=seed,
                              progress=progress, desc="filter classifier")
     return model.eval()

@@ -7,6 +7,7 @@ so importing synthaug never changes the caller's matplotlib setup.
 from __future__ import annotations
 
 from collections import defaultdict
+from numbers import Integral
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -35,8 +36,16 @@ def save_image_grid(
     """Save images ``[N, C, H, W]`` in [0, 1] as a PNG grid, ``per_row`` per row, rows labelled."""
     from matplotlib.figure import Figure
 
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor [N, C, H, W], got {type(images).__name__}")
     if images.dim() != 4:
         raise ValueError(f"images must be [N, C, H, W], got shape {tuple(images.shape)}")
+    if not len(images):
+        raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
+    if images.shape[1] not in (1, 3, 4):
+        raise ValueError(f"images must have 1 (grayscale), 3 (RGB) or 4 (RGBA) channels, got shape {tuple(images.shape)}")
+    if isinstance(per_row, bool) or not isinstance(per_row, Integral) or per_row < 1:
+        raise ValueError(f"per_row must be a positive int, got {per_row!r}")
     pad = 1
     grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=per_row, padding=pad, pad_value=1.0)
     rows = -(-len(images) // per_row)
@@ -65,8 +74,13 @@ def save_generator_grid(
 
     ``truncation`` is forwarded to synthaug generators' ``sample`` when it is not 1.
     """
-    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+    if not isinstance(generator, GeneratorProtocol):
+        raise TypeError("generator must provide num_classes, image_shape, class_names and sample(labels, generator=...) "
+                        f"(see synthaug.wrap), got {type(generator).__name__}")
+    if isinstance(per_class, bool) or not isinstance(per_class, Integral) or per_class < 1:
         raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     labels = class_grid_labels(generator.num_classes, per_class)
     kwargs = {"truncation": truncation} if truncation != 1.0 else {}
     images = generator.sample(labels, generator=torch.Generator().manual_seed(seed), **kwargs)
@@ -79,9 +93,13 @@ def save_loss_curves(records: Iterable[Mapping[str, float]], path: str | Path, t
     from matplotlib.figure import Figure
 
     series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for record in records:
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise TypeError(f"records must be dicts of metric values; record {i} is a {type(record).__name__}")
         for key, value in record.items():
             if key.startswith("loss"):
+                if "step" not in record:
+                    raise ValueError(f"records must give the step of each loss: record {i} has {key!r} but no 'step'")
                 series[key][0].append(record["step"])
                 series[key][1].append(value)
     if not series:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import synthaug
+from synthaug.data.counts import MAX_SAMPLES
 
 NUM_CLASSES = 3  # the tiny generators of conftest.py
 
@@ -41,21 +43,44 @@ def test_sample_labels(gan, values, dtype, two_d):
     assert torch.isfinite(images).all() and ((images >= 0) & (images <= 1)).all()
 
 
+@FAST
+@given(values=st.lists(st.integers(-(2**40), 2**40) | st.integers(-1, NUM_CLASSES), max_size=4),
+       container=st.sampled_from(["list", "tuple", "numpy", "tensor", "int"]))
+def test_sample_label_containers(gan, values, container):
+    """Lists, tuples, arrays and bare ints are refused with TypeError; huge values with ValueError."""
+    labels = {"list": list(values), "tuple": tuple(values), "numpy": np.array(values, dtype=np.int64),
+              "tensor": torch.tensor(values, dtype=torch.long), "int": values[0] if values else 0}[container]
+    valid = container == "tensor" and all(0 <= v < NUM_CLASSES for v in values)
+    try:
+        images = gan.sample(labels, generator=torch.Generator().manual_seed(0))
+    except TypeError:
+        assert container != "tensor"
+        return
+    except ValueError:
+        assert container == "tensor" and not valid
+        return
+    assert valid and images.shape == (len(values), 1, 8, 8) and torch.isfinite(images).all()
+
+
 counts = st.dictionaries(
     keys=st.one_of(st.integers(-2, NUM_CLASSES + 1), st.text(max_size=3), st.booleans()),
-    values=st.one_of(st.integers(-3, 20), st.floats(allow_nan=True), st.none()),
+    values=st.one_of(st.integers(-3, 20), st.floats(allow_nan=True), st.none(),
+                     st.integers(MAX_SAMPLES - 2, MAX_SAMPLES + 2), st.just(10**30)),
     max_size=4,
 )
+num_samples = st.one_of(st.none(), st.integers(-2, 40), st.integers(MAX_SAMPLES - 2, MAX_SAMPLES + 2),
+                        st.just(2**63), st.just(10**30), st.floats(allow_nan=True), st.sampled_from(["10", True]))
 
 
 @FAST
-@given(class_counts=counts, num_samples=st.one_of(st.none(), st.integers(-2, 40)))
+@given(class_counts=counts, num_samples=num_samples)
 def test_synthetic_dataset_class_counts(gan, class_counts, num_samples):
     try:
         ds = synthaug.SyntheticDataset(gan, num_samples, class_counts=class_counts, image_type="tensor")
     except (ValueError, TypeError):
         return
     assert len(ds) == sum(ds.class_counts) > 0
+    assert len(ds) <= MAX_SAMPLES
     assert all(isinstance(c, int) and c >= 0 for c in ds.class_counts)
     image, label = ds[len(ds) - 1]
     assert 0 <= label < NUM_CLASSES and ds.class_counts[label] > 0

@@ -7,6 +7,9 @@ from typing import Any, Mapping
 import numpy as np
 from torch.utils.data import Dataset
 
+MAX_SAMPLES = 10**12
+"""The most items a synthetic dataset may hold (a length must fit an index; nobody generates more)."""
+
 
 def check_count(name: str, value: Any, *, allow_zero: bool = False) -> int:
     """``value`` as an int, refusing bools, non-integers and values below 1 (or 0)."""
@@ -15,6 +18,18 @@ def check_count(name: str, value: Any, *, allow_zero: bool = False) -> int:
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     return int(value)
+
+
+def check_total(name: str, total: int, value: Any = None) -> int:
+    """``total`` (items asked for through ``name``, whose value was ``value``) if at most :data:`MAX_SAMPLES`.
+
+    ``ValueError`` naming the argument otherwise: a larger dataset would not even have a length.
+    """
+    if total <= MAX_SAMPLES:
+        return total
+    if value is None:
+        raise ValueError(f"{name} must be at most {MAX_SAMPLES:,}, got {total}")
+    raise ValueError(f"{name}={value!r} asks for {total:,} samples in all; expected at most {MAX_SAMPLES:,}")
 
 
 def class_index(key: Any, num_classes: int, class_names: list[str] | None, what: str) -> int:
@@ -70,7 +85,7 @@ def resolve_class_counts(
     if class_counts is None:
         if num_samples is None:
             raise ValueError("num_samples is required when class_counts is None")
-        n = check_count("num_samples", num_samples)
+        n = check_total("num_samples", check_count("num_samples", num_samples))
         base, extra = divmod(n, num_classes)
         return [base + (1 if c < extra else 0) for c in range(num_classes)]
     if isinstance(class_counts, Mapping):
@@ -78,16 +93,19 @@ def resolve_class_counts(
         total = sum(counts)
         if total == 0:
             raise ValueError(f"class_counts must ask for at least one sample, got {dict(class_counts)}")
+        check_total("class_counts", total, dict(class_counts))
         if num_samples is not None and check_count("num_samples", num_samples) != total:
             raise ValueError(f"num_samples ({num_samples}) must equal the sum of class_counts ({total}), or be None")
         return counts
     if isinstance(class_counts, Dataset) or hasattr(class_counts, "targets"):
         from synthaug.data.labels import label_histogram, read_labels
 
-        histogram = label_histogram(read_labels(class_counts), num_classes)
+        histogram = label_histogram(read_labels(class_counts, name="class_counts"), num_classes, name="class_counts")
         if sum(histogram) == 0:
             raise ValueError("class_counts is an empty dataset: there is no label histogram to match")
-        return histogram if num_samples is None else proportional_counts(histogram, check_count("num_samples", num_samples))
+        if num_samples is None:
+            return histogram
+        return proportional_counts(histogram, check_total("num_samples", check_count("num_samples", num_samples)))
     hint = " (per-class counts as a list: pass dict(enumerate(counts)))" if isinstance(class_counts, (list, tuple)) else ""
     raise TypeError(f"class_counts must be None, a dict {{class: count}} or a labelled dataset, "
                     f"got {type(class_counts).__name__}{hint}")

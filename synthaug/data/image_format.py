@@ -79,6 +79,8 @@ def _check_channels(channels: int, what: str) -> None:
 
 
 def _check_float_range(low: float, high: float, what: str) -> None:
+    if low != low or high != high:  # min/max propagate NaN
+        raise ValueError(f"{what} contains NaN; expected values in [0, 1]")
     # A little slack for rounding; anything further out is a normalised image.
     if low < -1e-3 or high > 1 + 1e-3:
         raise ValueError(

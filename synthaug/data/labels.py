@@ -47,20 +47,20 @@ def _fast_labels(dataset: Any) -> np.ndarray | None:
     return None
 
 
-def read_labels(dataset: Dataset | Sequence, progress: bool = True) -> np.ndarray:
+def read_labels(dataset: Dataset | Sequence, progress: bool = True, *, name: str = "dataset") -> np.ndarray:
     """All labels of ``dataset`` as an int64 array, in item order.
 
     Uses ``dataset.targets`` (torchvision datasets), ``dataset.labels``, a
     ``TensorDataset``'s second tensor, and follows ``Subset`` / ``ConcatDataset``; only
     when none of those exists does it iterate the items (decoding every image) with a
-    progress bar.
+    progress bar. ``name`` is the argument the dataset came in as, for error messages.
 
     Raises:
         TypeError: if the dataset has no length, or its items are not ``(image, label)`` pairs.
         ValueError: if labels are not non-negative integers.
     """
     if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-        raise TypeError(f"dataset must be a map-style Dataset with __len__ and __getitem__, got {type(dataset).__name__}")
+        raise TypeError(f"{name} must be a map-style Dataset with __len__ and __getitem__, got {type(dataset).__name__}")
     labels = _fast_labels(dataset)
     if labels is None:
         logger.info("%s exposes no targets: reading every item to get its labels", type(dataset).__name__)
@@ -68,22 +68,22 @@ def read_labels(dataset: Dataset | Sequence, progress: bool = True) -> np.ndarra
         for i in tqdm(range(len(dataset)), desc="reading labels", unit="item", disable=not progress, leave=False):
             item = dataset[i]
             if not isinstance(item, (tuple, list)) or len(item) < 2:
-                raise TypeError(f"dataset items must be (image, label) pairs; item {i} is a {type(item).__name__}")
+                raise TypeError(f"{name} items must be (image, label) pairs; item {i} is a {type(item).__name__}")
             label = item[1]
             if isinstance(label, torch.Tensor):
                 label = label.item() if label.numel() == 1 else label
             if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
-                raise TypeError(f"dataset item {i} has label {label!r} ({type(label).__name__}); expected an int class index")
+                raise TypeError(f"{name} item {i} has label {label!r} ({type(label).__name__}); expected an int class index")
             values.append(int(label))
         labels = np.asarray(values, dtype=np.int64)
     if labels.size and labels.min() < 0:
-        raise ValueError(f"labels must be non-negative class indices, found {int(labels.min())}")
+        raise ValueError(f"{name} labels must be non-negative class indices, found {int(labels.min())}")
     return labels
 
 
-def label_histogram(labels: np.ndarray, num_classes: int) -> list[int]:
-    """Count per class ``0..num_classes-1``; labels outside that range are an error."""
+def label_histogram(labels: np.ndarray, num_classes: int, *, name: str = "the real data") -> list[int]:
+    """Count per class ``0..num_classes-1``; labels outside that range are an error naming ``name``."""
     if labels.size and labels.max() >= num_classes:
-        raise ValueError(f"the real data has label {int(labels.max())}, but the generator has only "
+        raise ValueError(f"{name} has label {int(labels.max())}, but the generator has only "
                          f"{num_classes} classes (0..{num_classes - 1})")
     return np.bincount(labels, minlength=num_classes).astype(int).tolist()

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from synthaug.data.counts import check_count, counts_from_mapping, proportional_counts
+from synthaug.data.counts import check_count, check_total, counts_from_mapping, proportional_counts
 from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, detect_format, from_float_chw
 from synthaug.data.labels import label_histogram, read_labels
 from synthaug.data.synthetic import SyntheticDataset, stream_seed
@@ -40,36 +40,58 @@ STRATEGIES = ("ratio", "balance", "replace")
 
 
 def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or math.isnan(value):
+    """``value`` as a float in ``[low, high]``; refuses non-numbers (TypeError), NaN and infinities (ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not low <= value <= high:
-        expected = f"in [{low:g}, {high:g}]" if high != math.inf else f">= {low:g}"
+    if not low <= value <= high or not math.isfinite(value):  # NaN fails the first test
+        expected = f"in [{low:g}, {high:g}]" if high != math.inf else f">= {low:g} and finite"
         raise ValueError(f"{name} must be {expected}, got {value}")
     return float(value)
+
+
+def _check_callable(name: str, value: Any) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__} {value!r}")
+
+
+def _check_index(index: Any, length: int) -> int:
+    """An item index (negative counts from the end) as an int in ``[0, length)``."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"index must be an int, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"index {index} is out of range for a dataset of {length} items")
+    return int(index) % length
 
 
 def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class_names: list[str] | None) -> list[int]:
     """Synthetic items to add per class for the additive strategies."""
     k = len(real_counts)
     if isinstance(strategy, Mapping):
-        return counts_from_mapping(strategy, k, class_names, "strategy")
+        counts = counts_from_mapping(strategy, k, class_names, "strategy")
+        check_total("strategy", sum(counts), dict(strategy))
+        return counts
     if callable(strategy):
         wanted = strategy({c: n for c, n in enumerate(real_counts)})
         if not isinstance(wanted, Mapping):
             raise TypeError(f"a callable strategy must return a dict {{class: count}}, got {type(wanted).__name__}")
-        return counts_from_mapping(wanted, k, class_names, "the strategy callable's result")
+        counts = counts_from_mapping(wanted, k, class_names, "the strategy callable's result")
+        check_total("the strategy callable's result", sum(counts), dict(wanted))
+        return counts
     if strategy == "ratio":
         ratio = _check_number("ratio", kwargs.get("ratio"), 0.0) if "ratio" in kwargs else None
         if ratio is None:
             raise ValueError("strategy='ratio' needs ratio=r (synthetic items per real item, e.g. 1/6)")
-        return proportional_counts(real_counts, round(ratio * sum(real_counts)))
+        total = check_total("ratio", round(ratio * sum(real_counts)), ratio)
+        return proportional_counts(real_counts, total)
     if strategy == "balance":
         target = kwargs.get("target")
         if target is None:
             target = max(real_counts)
         elif isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 1:
             raise ValueError(f"target must be a positive int (items per class after topping up), got {target!r}")
-        return [max(int(target) - n, 0) for n in real_counts]
+        counts = [max(int(target) - n, 0) for n in real_counts]
+        check_total("target", sum(counts), target)
+        return counts
     raise ValueError(f"strategy must be one of {STRATEGIES}, a dict {{class: count}} or a callable, got {strategy!r}")
 
 
@@ -170,16 +192,11 @@ class MixedDataset(Dataset):
         return index if offset < 0 else -offset - 1
 
     def is_synthetic(self, index: int) -> bool:
-        """Whether item ``index`` is a synthetic one."""
-        return self._source_of(int(index) % len(self)) < 0
+        """Whether item ``index`` (negative counts from the end) is a synthetic one."""
+        return self._source_of(_check_index(index, len(self))) < 0
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for a dataset of {n} items")
-        index = int(index) % n
+        index = _check_index(index, len(self))
         source = self._source_of(index)
         if source >= 0:
             image, target = self.real[source]
@@ -295,10 +312,15 @@ def mix(
                      chunk_size=chunk_size, progress=progress)
     if not isinstance(generator, GeneratorProtocol):
         raise TypeError(f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}")
+    if not isinstance(strategy, (str, Mapping)) and not callable(strategy):
+        raise TypeError(f"strategy must be a name from {STRATEGIES} or 'auto', a dict {{class: count}} or a callable, "
+                        f"got {type(strategy).__name__} {strategy!r}")
     if isinstance(strategy, str) and strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, 'auto', a dict {{class: count}} or a callable, "
                          f"got {strategy!r}")
     check_count("seed", seed, allow_zero=True)
+    _check_callable("transform", transform)
+    _check_callable("target_transform", target_transform)
     k = generator.num_classes
     real_classes = getattr(real, "classes", None)
     if isinstance(real_classes, (list, tuple)) and len(real_classes) and len(real_classes) != k:
@@ -312,7 +334,7 @@ def mix(
     if not isinstance(first, (tuple, list)) or len(first) < 2:
         raise TypeError(f"real dataset items must be (image, label) pairs; item 0 is a {type(first).__name__}")
     fmt = _format_for(image_type, first[0], generator)
-    labels = read_labels(real, progress=progress)
+    labels = read_labels(real, progress=progress, name="real")
     real_counts = label_histogram(labels, k)
     names = getattr(generator, "class_names", None)
     options = {"ratio": ratio, "target": target}

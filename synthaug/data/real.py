@@ -39,6 +39,9 @@ class LabelledImages:
     labels: torch.Tensor
 
     def __post_init__(self) -> None:
+        for name in ("images", "labels"):
+            if not isinstance(getattr(self, name), torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(getattr(self, name)).__name__}")
         if self.images.dim() != 4 or len(self.images) != len(self.labels):
             raise ValueError(f"images must be [N, C, H, W] with one label each, got {tuple(self.images.shape)} and {len(self.labels)} labels")
 

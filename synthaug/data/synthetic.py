@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import bisect
+import functools
+import inspect
 import logging
+import random
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 from torchvision.datasets import VisionDataset
 from torchvision.transforms.functional import to_pil_image
 
@@ -34,6 +38,79 @@ def stream_seed(*keys: int) -> int:
 
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
+
+
+def reseed_transform_rngs(transform: Any, seed: int) -> int:
+    """Give every random state a transform carries a new one derived from ``seed``.
+
+    DataLoader workers are copies of the main process: PyTorch reseeds the global RNGs of
+    ``torch``, ``random`` and ``numpy`` in each, but a generator held by a transform (an
+    albumentations ``Compose``, also with ``seed=None``, or a user's
+    ``np.random.default_rng()``) would draw the same numbers in every worker. Reseeded:
+    objects with a ``set_random_seed(seed)`` method (the albumentations API; mixed with
+    their own ``seed``), ``np.random.Generator``, ``np.random.RandomState``,
+    ``random.Random`` and CPU ``torch.Generator`` objects, each from its own stream of
+    ``seed``. The search looks at ``transform``, lists and tuples, the attributes of
+    objects (a torchvision ``Compose``'s ``transforms``, a callable class's fields), the
+    parts of a ``functools.partial``, and the closure variables and globals a function
+    uses (``lambda image: aug(image=image)["image"]`` finds ``aug``). Returns how many.
+    """
+    found: list[Any] = []
+    _find_rngs(transform, 0, set(), found)
+    for k, rng in enumerate(found):
+        own = getattr(rng, "seed", None)
+        own = own if isinstance(own, int) and not isinstance(own, bool) and own >= 0 else 0
+        new = stream_seed(seed, own, k)
+        if isinstance(rng, np.random.Generator):
+            rng.bit_generator.state = type(rng.bit_generator)(new).state
+        elif isinstance(rng, torch.Generator):
+            rng.manual_seed(new)
+        elif isinstance(rng, (np.random.RandomState, random.Random)):
+            rng.seed(new & 0xFFFF_FFFF)
+        else:
+            rng.set_random_seed(new & 0xFFFF_FFFF)
+    return len(found)
+
+
+def _find_rngs(obj: Any, depth: int, seen: set[int], found: list[Any]) -> None:
+    if obj is None or depth > 6 or id(obj) in seen or inspect.ismodule(obj) or inspect.isclass(obj):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (np.random.Generator, np.random.RandomState, random.Random)) or (
+        isinstance(obj, torch.Generator) and obj.device.type == "cpu"
+    ) or callable(getattr(obj, "set_random_seed", None)):
+        found.append(obj)
+        return
+    if isinstance(obj, (list, tuple)):
+        parts = list(obj)
+    elif isinstance(obj, functools.partial):
+        parts = [obj.func, *obj.args, *obj.keywords.values()]
+    elif inspect.ismethod(obj):
+        parts = [obj.__self__]
+    elif inspect.isfunction(obj):
+        parts = [obj.__globals__[name] for name in obj.__code__.co_names if name in obj.__globals__]
+        for cell in obj.__closure__ or ():
+            try:
+                parts.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+    elif isinstance(obj, (str, bytes, int, float, dict, torch.Tensor, np.ndarray)):
+        return
+    else:
+        parts = list(getattr(obj, "__dict__", {}).values())
+    for part in parts:
+        _find_rngs(part, depth + 1, seen, found)
+
+
+def _with_context(error: Exception, context: str) -> Exception:
+    """``error`` rebuilt with ``context`` in front of its message (same type where possible, like PyTorch's worker errors)."""
+    try:
+        wrapped = type(error)(f"{context}: {error}")
+        if context in str(wrapped):
+            return wrapped
+    except Exception:
+        pass
+    return RuntimeError(f"{context}: {type(error).__name__}: {error}")
 
 
 class SyntheticDataset(VisionDataset):
@@ -121,6 +198,7 @@ class SyntheticDataset(VisionDataset):
             cache_chunks = max(2, DEFAULT_CACHE_BYTES // (item_bytes * self.chunk_size))
         self.cache_chunks = check_count("cache_chunks", cache_chunks)
         self._cache: OrderedDict[int, list[torch.Tensor]] = OrderedDict()
+        self._worker = None  # the DataLoader worker whose seed the transforms' own RNGs were given
 
     def __len__(self) -> int:
         return self._boundaries[-1]
@@ -229,18 +307,28 @@ class SyntheticDataset(VisionDataset):
         if type(index) is not int or not 0 <= index < self._boundaries[-1]:  # fast path for sampler ints
             index = self._check_index(index)
         chunk, offset = divmod(index, self.chunk_size)
-        image = self._chunk(chunk)[offset]
-        if self.image_type == "pil":
-            image = to_pil_image(image)
-        elif self.image_type == "numpy":
-            image = image.permute(1, 2, 0).numpy().copy()
-        else:
-            image = image.clone()  # callers may modify items in place; the cache must not change
-        target = bisect.bisect_right(self._boundaries, index)
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
+        try:
+            image = self._chunk(chunk)[offset]
+            if self.image_type == "pil":
+                image = to_pil_image(image)
+            elif self.image_type == "numpy":
+                image = image.permute(1, 2, 0).numpy().copy()
+            else:
+                image = image.clone()  # callers may modify items in place; the cache must not change
+            target = bisect.bisect_right(self._boundaries, index)
+            if self.transform is not None or self.target_transform is not None:
+                worker = get_worker_info()
+                if worker is not self._worker:  # first item in this DataLoader worker
+                    self._worker = worker
+                    reseed_transform_rngs([self.transform, self.target_transform], worker.seed)
+                if self.transform is not None:
+                    image = self.transform(image)
+                if self.target_transform is not None:
+                    target = self.target_transform(target)
+        except Exception as e:
+            # Name the item and what reproduces it (the failing worker's traceback is only text).
+            raise _with_context(e, f"SyntheticDataset item {index} (seed {self.seed}, epoch {self.epoch}, "
+                                   f"chunk {chunk})") from e
         return image, target
 
     def batches(
@@ -258,6 +346,7 @@ class SyntheticDataset(VisionDataset):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_cache"] = OrderedDict()  # workers regenerate; pickles stay small
+        state["_worker"] = None
         return state
 
     def extra_repr(self) -> str:

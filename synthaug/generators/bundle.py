@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from synthaug._version import __version__
@@ -21,12 +22,30 @@ from synthaug.errors import BundleError
 from synthaug.generators.base import MAX_PARAMETERS, ConfigurableModule
 from synthaug.generators.config import validate_config
 from synthaug.generators.registry import get_model_class
-from synthaug.utils.atomic import atomic_file, write_text_atomic
+from synthaug.utils.atomic import atomic_file, fsync_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 16 * 2**20
+"""A ``config.json`` larger than this is refused unread (real ones are a few KB)."""
 _TOP_LEVEL_KEYS = {"format_version", "model_type", "synthaug_version", "config", "weights_sha256"}
+
+
+_SAFETENSORS_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+}
+"""torch dtype -> the dtype name in a safetensors header."""
+_TORCH_DTYPE_NAMES = {code: str(dtype) for dtype, code in _SAFETENSORS_DTYPES.items()}
+
+
+def _check_regular_file(path: Path, hint: str = "") -> None:
+    """Refuse a missing ``path`` or one that is not a regular file (a directory, FIFO, device)."""
+    if not path.exists():
+        raise BundleError(f"{path}: file not found" + (f"; {hint}" if hint else ""))
+    if not path.is_file():
+        raise BundleError(f"{path}: not a regular file")
 
 
 def _sha256(path: Path) -> str:
@@ -40,10 +59,11 @@ def _sha256(path: Path) -> str:
 def write_bundle(model: ConfigurableModule, path: str | Path) -> Path:
     """Save ``model`` as a bundle in directory ``path`` (created; other files there are kept).
 
-    The weights are written first, then ``config.json`` with the weights' SHA-256; each
-    file is replaced atomically. An interruption between the two leaves a config whose
-    checksum does not match the weights, which :func:`read_bundle` refuses, so a torn
-    save is never silently loaded as a mix of old and new.
+    Both files are written to temporaries and made durable first (``config.json`` records
+    the weights' SHA-256), then renamed into place, so a failure while writing (a full
+    disk, an error, Ctrl-C) leaves the previous bundle as it was. Only a crash between the
+    two renames leaves a config whose checksum does not match the weights, which
+    :func:`read_bundle` refuses, so a torn save is never silently loaded as a mix of old and new.
     """
     if not getattr(model, "model_type", ""):
         raise TypeError(f"{type(model).__name__} is not a registered model class and cannot be saved as a bundle")
@@ -51,19 +71,20 @@ def write_bundle(model: ConfigurableModule, path: str | Path) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"path {str(path)!r} exists and is not a directory")
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_file(path / WEIGHTS_NAME) as tmp:
+    # On leaving the block the config is renamed in first, then the weights.
+    with atomic_file(path / WEIGHTS_NAME) as weights_tmp, atomic_file(path / CONFIG_NAME) as config_tmp:
         # One metadata key only: safetensors writes several in an unstable order, and the
         # checksum below should be the same for the same weights.
-        save_file(state, str(tmp), metadata={"format": "pt"})
-        checksum = _sha256(tmp)
-    document = {
-        "format_version": FORMAT_VERSION,
-        "model_type": model.model_type,
-        "synthaug_version": __version__,
-        "config": model.config,
-        "weights_sha256": checksum,
-    }
-    write_text_atomic(path / CONFIG_NAME, json.dumps(document, indent=2) + "\n")
+        save_file(state, str(weights_tmp), metadata={"format": "pt"})
+        document = {
+            "format_version": FORMAT_VERSION,
+            "model_type": model.model_type,
+            "synthaug_version": __version__,
+            "config": model.config,
+            "weights_sha256": _sha256(weights_tmp),
+        }
+        config_tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        fsync_file(weights_tmp)  # a late write error (ENOSPC at fsync) surfaces before any rename
     return path
 
 
@@ -75,19 +96,27 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not path.is_dir():
         raise BundleError(f"bundle path {str(path)!r} is a file; expected a directory holding {CONFIG_NAME} and {WEIGHTS_NAME}")
     config_path = path / CONFIG_NAME
-    if not config_path.is_file():
-        raise BundleError(f"{config_path}: file not found; is {str(path)!r} a synthaug bundle?")
+    _check_regular_file(config_path, f"is {str(path)!r} a synthaug bundle?")
     try:
-        document = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{config_path}: not valid JSON ({e})") from e
+        with open(config_path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)  # bounded, even if the file grows or lies about its size
+    except OSError as e:
+        raise BundleError(f"{config_path}: cannot read ({e})") from e
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise BundleError(f"{config_path}: larger than {MAX_CONFIG_BYTES:,} bytes; a bundle config is a few KB")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    # ValueError: malformed JSON, or an int of more than 4,300 digits; RecursionError: nesting too deep.
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise BundleError(f"{config_path}: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from e
     if not isinstance(document, dict):
         raise BundleError(f"{config_path}: expected a JSON object, got {type(document).__name__}")
     unknown = sorted(set(document) - _TOP_LEVEL_KEYS)
     if unknown:
         raise BundleError(f"{config_path}: unknown key(s) {unknown}; expected {sorted(_TOP_LEVEL_KEYS)}")
-    if not isinstance(document.get("weights_sha256", ""), str):
-        raise BundleError(f"{config_path}: key 'weights_sha256' must be str, got {type(document['weights_sha256']).__name__}")
+    for key in ("weights_sha256", "synthaug_version"):
+        if not isinstance(document.get(key, ""), str):
+            raise BundleError(f"{config_path}: key {key!r} must be str, got {type(document[key]).__name__}")
     for key, kind in (("format_version", int), ("model_type", str), ("config", dict)):
         if key not in document:
             raise BundleError(f"{config_path}: missing required key {key!r}")
@@ -96,10 +125,12 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if document["format_version"] < 1:
         raise BundleError(f"{config_path}: key 'format_version' must be >= 1, got {document['format_version']}")
     if document["format_version"] > FORMAT_VERSION:
+        writer = document.get("synthaug_version", "")[:40]
+        needed = f"synthaug>={writer} (it was written by synthaug {writer})" if writer else \
+            "a newer synthaug (it does not record which version wrote it)"
         raise BundleError(
-            f"{config_path}: bundle format_version {document['format_version']} is newer than this synthaug "
-            f"({__version__}) reads (up to {FORMAT_VERSION}); it was written by synthaug "
-            f"{document.get('synthaug_version', '?')}: upgrade synthaug to at least that version"
+            f"{config_path}: bundle format_version {document['format_version']} needs {needed}; this synthaug "
+            f"{__version__} reads format_version up to {FORMAT_VERSION}: upgrade synthaug"
         )
     try:
         cls = get_model_class(document["model_type"])
@@ -122,22 +153,27 @@ def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> Configu
     with torch.device("meta"):
         model = cls(**document["config"])
     weights_path = path / WEIGHTS_NAME
-    if not weights_path.is_file():
-        raise BundleError(f"{weights_path}: file not found")
-    try:
-        state = load_file(str(weights_path), device="cpu")
-    except Exception as e:  # safetensors raises its own error type for every malformed header
-        raise BundleError(f"{weights_path}: not a readable safetensors file ({type(e).__name__}: {e})") from e
+    _check_regular_file(weights_path)
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    # The header first: names, shapes and dtypes are checked before any tensor is read.
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as f:
+            found = {}
+            for name in f.keys():
+                header = f.get_slice(name)  # shape and dtype only; no data is read
+                found[name] = (tuple(header.get_shape()), header.get_dtype())
+    except Exception as e:  # safetensors raises its own error type for every malformed header
+        raise BundleError(f"{weights_path}: not a readable safetensors file ({type(e).__name__}: {e}); "
+                          "bundles hold safetensors only, never pickled (torch.save) weights") from e
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
     if missing or unexpected:
         raise BundleError(f"{weights_path}: tensors do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    for name, tensor in state.items():
+    for name, (shape, dtype) in found.items():
         want = expected[name]
-        if tensor.shape != want.shape or tensor.dtype != want.dtype:
+        if shape != tuple(want.shape) or dtype != _SAFETENSORS_DTYPES.get(want.dtype):
             raise BundleError(
-                f"{weights_path}: tensor {name!r} is {tuple(tensor.shape)} {tensor.dtype}, "
+                f"{weights_path}: tensor {name!r} is {shape} {_TORCH_DTYPE_NAMES.get(dtype, dtype)}, "
                 f"the config needs {tuple(want.shape)} {want.dtype}"
             )
     recorded = document.get("weights_sha256")
@@ -146,5 +182,9 @@ def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> Configu
             f"{weights_path}: SHA-256 does not match weights_sha256 in {CONFIG_NAME}; the bundle was "
             "modified or its save was interrupted: save it again"
         )
+    try:
+        state = load_file(str(weights_path), device="cpu")
+    except Exception as e:
+        raise BundleError(f"{weights_path}: not a readable safetensors file ({type(e).__name__}: {e})") from e
     model.load_state_dict(state, strict=True, assign=True)
     return model.to(device).eval()

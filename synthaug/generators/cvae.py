@@ -139,6 +139,8 @@ class ConditionalVAE(ConditionalGenerator):
         labels = check_labels(labels, self.num_classes)
         if images.dim() != 4 or tuple(images.shape[1:]) != self.image_shape:
             raise ValueError(f"images must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}")
+        if len(labels) != len(images):
+            raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(images)} images")
         planes = F.one_hot(labels, self.num_classes).to(images.dtype)[:, :, None, None]
         planes = planes.expand(-1, -1, *images.shape[2:])
         moments = self.to_moments(self.encoder(torch.cat([images * 2 - 1, planes], dim=1)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import torch
@@ -37,7 +38,10 @@ class WrappedGenerator(ConditionalGenerator):
         super().__init__(num_classes=num_classes, latent_dim=latent_dim, class_names=class_names)
         if not callable(module):
             raise TypeError(f"module must be callable as module(z, labels), got {type(module).__name__}")
-        shape = tuple(image_shape)
+        try:
+            shape = tuple(image_shape)
+        except TypeError:
+            raise TypeError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}") from None
         if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
             raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
         low, high = _check_range(output_range)
@@ -50,7 +54,13 @@ class WrappedGenerator(ConditionalGenerator):
         return self._image_shape
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = self.module(z, labels)
+        try:
+            out = self.module(z, labels)
+        except RuntimeError as e:  # shape errors inside the user's module; out-of-memory is not ours to rename
+            if isinstance(e, torch.OutOfMemoryError):
+                raise
+            raise ValueError(f"wrapped module failed on z {list(z.shape)} and labels {list(labels.shape)}: {e}; "
+                             f"check wrap's latent_dim ({self.latent_dim}) and num_classes ({self.num_classes})") from e
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(labels), *self._image_shape):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(f"wrapped module returned {got}, expected a tensor of shape {(len(labels), *self._image_shape)}")
@@ -72,8 +82,8 @@ def _check_range(output_range: Any) -> tuple[float, float]:
         low, high = (float(v) for v in output_range)
     except (TypeError, ValueError):
         raise TypeError(f"output_range must be a pair of numbers (low, high), got {output_range!r}") from None
-    if not low < high:
-        raise ValueError(f"output_range must have low < high, got {output_range!r}")
+    if not low < high or not math.isfinite(low) or not math.isfinite(high):
+        raise ValueError(f"output_range must be finite with low < high, got {output_range!r}")
     return low, high
 
 

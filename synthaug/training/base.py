@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, ClassVar
 import torch
 from tqdm.auto import tqdm
 
+from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
 from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
 from synthaug.utils.atomic import atomic_file, write_text_atomic
@@ -28,6 +31,13 @@ logger = logging.getLogger(__name__)
 
 METRICS_NAME = "metrics.jsonl"
 CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` (often a multi-line message from torch) as one line of at most ``limit`` characters."""
+    line = "; ".join(part.strip() for part in text.splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class TrainingDiverged(RuntimeError):
@@ -221,7 +231,8 @@ class Trainer:
     def save_checkpoint(self, epoch: int, history: list[dict[str, float]]) -> None:
         """Write everything needed to continue after ``epoch``, atomically."""
         state = {
-            "format_version": 1,
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "synthaug_version": __version__,
             "trainer": type(self).__name__,
             "epoch": epoch,
             "step": self.global_step,
@@ -239,20 +250,64 @@ class Trainer:
         try:
             # weights_only: a checkpoint is data; never let it run code on load.
             state = torch.load(path, map_location=self.device, weights_only=True)
+        except pickle.UnpicklingError as e:
+            # Not torch's message: it suggests weights_only=False, exactly what must never happen here.
+            named = re.search(r"GLOBAL ([\w.]+)", str(e))
+            operand = re.search(r"Unsupported operand \d+", str(e))
+            what = f" (it names {named.group(1)})" if named else f" ({operand.group(0)})" if operand else ""
+            raise ValueError(f"{path}: cannot read checkpoint: it holds pickled objects, which could run code and are "
+                             f"never loaded{what}") from e
         except Exception as e:
-            raise ValueError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
-        if not isinstance(state, dict) or state.get("trainer") != type(self).__name__:
-            found = state.get("trainer") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"{path}: checkpoint was written by {found!r}, not {type(self).__name__}")
+            detail = "the file is empty" if path.is_file() and path.stat().st_size == 0 else _one_line(str(e))
+            raise ValueError(f"{path}: cannot read checkpoint ({type(e).__name__}: {detail})") from e
+        if not isinstance(state, dict):
+            raise ValueError(f"{path}: not a synthaug checkpoint: it holds a {type(state).__name__}, not a dict")
+        if state.get("trainer") != type(self).__name__:
+            raise ValueError(f"{path}: checkpoint was written by {state.get('trainer')!r}, not {type(self).__name__}")
+        self._check_checkpoint(state)
         try:
             self.model.load_state_dict(state["model"])
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise ValueError(f"{path}: checkpoint does not fit this model/optimiser configuration ({e})") from e
-        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
-        self.global_step = int(state["step"])
-        return int(state["epoch"]), list(state["history"])
+            self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            detail = f"no entry {e}" if isinstance(e, KeyError) else _one_line(str(e))
+            raise ValueError(f"{path}: checkpoint does not fit this model/optimiser configuration ({detail})") from e
+        self.global_step = state["step"]
+        return state["epoch"], list(state["history"])
+
+    def _check_checkpoint(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint whose fields have the wrong types, before anything is restored."""
+        path = self.checkpoint_path
+
+        def count(key: str) -> int:
+            value = state.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{path}: checkpoint key {key!r} must be an int >= 0, got {value!r}")
+            return value
+
+        version = count("format_version")
+        if version > CHECKPOINT_FORMAT_VERSION:
+            writer = state.get("synthaug_version")
+            needed = f"synthaug>={writer}" if isinstance(writer, str) else "a newer synthaug"
+            raise ValueError(f"{path}: checkpoint format_version {version} needs {needed}; this synthaug {__version__} "
+                             f"reads up to {CHECKPOINT_FORMAT_VERSION}: upgrade synthaug, or train without --resume")
+        epoch, step = count("epoch"), count("step")
+        for key in ("model", "optimizers"):
+            if not isinstance(state.get(key), dict):
+                raise ValueError(f"{path}: checkpoint key {key!r} must be a dict, got {type(state.get(key)).__name__}")
+        rng = state.get("rng")
+        if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8:
+            raise ValueError(f"{path}: checkpoint key 'rng' must be a uint8 tensor (a generator state)")
+        history = state.get("history")
+        if not isinstance(history, list) or not all(
+            isinstance(r, dict) and all(isinstance(r.get(k), (int, float)) for k in ("step", "epoch", "seconds"))
+            for r in history
+        ):
+            raise ValueError(f"{path}: checkpoint key 'history' must be a list of metric records (step, epoch, seconds)")
+        steps = [r["step"] for r in history]
+        if steps != sorted(set(steps)) or (steps and (steps[-1] > step or history[-1]["epoch"] > epoch)):
+            raise ValueError(f"{path}: checkpoint history is not increasing or goes past its step {step}")
 
     # -- the loop ----------------------------------------------------------------------
     def fit(self, data: LabelledImages, resume: bool = False) -> TrainResult:
@@ -314,9 +369,11 @@ class Trainer:
                         log.flush()
                         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.startswith("loss")})
                         sums, count = {}, 0
-                self.save_checkpoint(epoch, history)
+                # The grid before the checkpoint: a run killed in between repeats the epoch and
+                # writes its grid again, so no epoch's grid goes missing.
                 if self.config.sample_every and epoch % self.config.sample_every == 0:
                     self.save_progress_images(f"epoch_{epoch:03d}.png")
+                self.save_checkpoint(epoch, history)
         seconds = offset + time.perf_counter() - start
         self.model.eval()
         if not self.config.sample_every:

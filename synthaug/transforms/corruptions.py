@@ -240,6 +240,8 @@ class CorruptionMix:
         elif isinstance(corruptions, str):
             corruptions = {corruptions: 1.0}
         elif isinstance(corruptions, (list, tuple)):
+            if not all(isinstance(name, str) for name in corruptions):
+                raise TypeError(f"corruptions must be a list of names (str), got {list(corruptions)!r}")
             if len(set(corruptions)) != len(corruptions):
                 raise ValueError(f"corruptions must be distinct, got {list(corruptions)}")
             corruptions = {name: 1.0 for name in corruptions}

@@ -49,6 +49,7 @@ from synthaug.generators.base import (
     ConfigurableModule,
     GeneratorProtocol,
     check_generator,
+    check_images,
     check_labels,
     check_truncation,
     preserving_modes,
@@ -461,6 +462,9 @@ def vae_variation(cvae: ConditionalVAE, images: torch.Tensor, labels: torch.Tens
     strength = check_strength(strength)
     check_generator(generator)
     labels = check_labels(labels, cvae.num_classes)
+    check_image_batch(check_images(images), cvae.image_shape, "cVAE")  # float [B, C, H, W] in [0, 1]
+    if len(labels) != len(images):
+        raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(images)} images")
     device = cvae.device
     with preserving_modes(cvae):
         y = labels.to(device)

@@ -299,7 +299,7 @@ def recipes(protocol: str, train: LabelledImages, gens: dict, screen: Filter, fi
         strategies = [("ratio", {"ratio": 1.0}, "ratio=1"), ("replace", {"p": 0.3}, "replace p=0.3")]
     for family, gen in gens.items():
         for strategy, options, label in strategies:
-            filter_variants = (False, True) if (all_rows and strategy != "replace") else (False,)
+            filter_variants = (False, True) if all_rows else (False,)
             for filtered in filter_variants:
                 name = f"{family} {label}" + (" + filter 0.9" if filtered else "") + " + classic aug"
                 rows.append(Recipe(name, _mixer(real, gen, strategy, options, screen if filtered else None),
@@ -544,11 +544,7 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     image_shape = tuple(train.images.shape[1:])
     guard = guard_choice(protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size,
                          plan.guard_seeds, out)
-    # The full-data protocol runs the core rows only (no filter / soft-label / variation
-    # variants): each of its runs costs as much as a long-tail run, for a question the core
-    # rows answer (does +10k synthetic help or hurt 60k real?).
-    all_rows = plan.all_rows and kind != "full"
-    for order, recipe in enumerate(recipes(protocol, train, gens, screen, fidelity, k, all_rows, guard)):
+    for order, recipe in enumerate(recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows, guard)):
         for seed in range(plan.seeds):
             path = out / "rows" / protocol / f"{_slug(recipe.name)}-seed{seed}.json"
             if path.exists():  # done earlier (e.g. by --quick): keep it, in this run's table order

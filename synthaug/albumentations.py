@@ -48,11 +48,11 @@ from synthaug.transforms.generative import (
     check_probability,
     check_strength,
     denoise_in_batches,
-    derive_seed,
     image_to_batch,
     vae_variation,
     worker_seed,
 )
+from synthaug.utils.seeding import stream_seed
 
 if int(A.__version__.split(".")[0]) < 2:
     raise ImportError(f"synthaug.albumentations needs albumentations>=2.0, found {A.__version__}")
@@ -221,7 +221,7 @@ class VAEVariation(_ModelTransform):
 
     def _vary(self, batch: torch.Tensor, label: Any, noise_seed: int) -> torch.Tensor:
         worker = worker_seed()  # workers hold copies of one random state: mix in theirs
-        rng = torch.Generator().manual_seed(noise_seed if worker is None else derive_seed(noise_seed, worker))
+        rng = torch.Generator().manual_seed(noise_seed if worker is None else stream_seed(noise_seed, worker))
         return vae_variation(self.model, batch, self._labels(label, len(batch)), self.strength, rng)
 
     def apply(self, img: np.ndarray, label: Any = None, noise_seed: int = 0, **params: Any) -> np.ndarray:

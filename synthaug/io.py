@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
 from synthaug.generators.base import ConfigurableModule
 from synthaug.generators.bundle import read_bundle
+from synthaug.utils.devices import check_device
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> ConfigurableModule:
@@ -28,5 +30,12 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> ConfigurableMo
     Example:
         >>> gen = synthaug.load("runs/demo/cgan")
         >>> images = gen.sample(torch.tensor([0, 1, 2]), generator=torch.Generator().manual_seed(0))
+
+    Raises:
+        TypeError: ``path`` is not a string or path, or ``device`` not a device.
+        ValueError: ``device`` names a device this machine does not have;
+            :class:`synthaug.BundleError` for a missing, broken or hostile bundle.
     """
-    return read_bundle(path, device=device)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a bundle directory (str or os.PathLike), got {type(path).__name__} {path!r}")
+    return read_bundle(path, device=check_device("device", device))

@@ -5,7 +5,7 @@ from synthaug.data.image_format import ImageFormat, detect_format
 from synthaug.data.labels import read_labels
 from synthaug.data.mixing import MixedDataset, mix
 from synthaug.data.real import LabelledImages, RealData, load_real_data
-from synthaug.data.synthetic import ChunkShuffleSampler, SyntheticDataset
+from synthaug.data.synthetic import ChunkShuffleSampler, SyntheticDataset, reseed_transform_rngs
 
 __all__ = [
     "ChunkShuffleSampler",
@@ -19,4 +19,5 @@ __all__ = [
     "load_real_data",
     "mix",
     "read_labels",
+    "reseed_transform_rngs",
 ]

@@ -26,6 +26,7 @@ import torch
 
 from synthaug.data.counts import check_count
 from synthaug.data.synthetic import SyntheticDataset
+from synthaug.utils.devices import check_device
 
 _BATCH_STREAM = 1 << 40  # keeps batch streams apart from the chunk streams of the same epoch
 
@@ -51,9 +52,12 @@ class SyntheticBatches:
             raise TypeError(f"dataset must be a SyntheticDataset, got {type(dataset).__name__}")
         self.dataset = dataset
         self.batch_size = check_count("batch_size", batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.device = torch.device(device) if device is not None else None
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = check_device("device", device) if device is not None else None
 
     def __len__(self) -> int:
         n = len(self.dataset)

@@ -33,7 +33,8 @@ from torch.utils.data import Dataset
 from synthaug.data.counts import check_count, check_total, counts_from_mapping, proportional_counts
 from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, detect_format, from_float_chw
 from synthaug.data.labels import label_histogram, read_labels
-from synthaug.data.synthetic import SyntheticDataset, stream_seed
+from synthaug.data.synthetic import SyntheticDataset, check_callable
+from synthaug.utils.seeding import stream_seed
 from synthaug.generators.base import GeneratorProtocol
 
 STRATEGIES = ("ratio", "balance", "replace")
@@ -47,11 +48,6 @@ def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> 
         expected = f"in [{low:g}, {high:g}]" if high != math.inf else f">= {low:g} and finite"
         raise ValueError(f"{name} must be {expected}, got {value}")
     return float(value)
-
-
-def _check_callable(name: str, value: Any) -> None:
-    if value is not None and not callable(value):
-        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__} {value!r}")
 
 
 def _check_index(index: Any, length: int) -> int:
@@ -319,8 +315,8 @@ def mix(
         raise ValueError(f"strategy must be one of {STRATEGIES}, 'auto', a dict {{class: count}} or a callable, "
                          f"got {strategy!r}")
     check_count("seed", seed, allow_zero=True)
-    _check_callable("transform", transform)
-    _check_callable("target_transform", target_transform)
+    check_callable("transform", transform)
+    check_callable("target_transform", target_transform)
     k = generator.num_classes
     real_classes = getattr(real, "classes", None)
     if isinstance(real_classes, (list, tuple)) and len(real_classes) and len(real_classes) != k:

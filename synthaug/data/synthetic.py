@@ -18,6 +18,7 @@ from torchvision.transforms.functional import to_pil_image
 
 from synthaug.data.counts import check_count, resolve_class_counts
 from synthaug.generators.base import GeneratorProtocol, check_truncation
+from synthaug.utils.seeding import stream_seed
 
 if TYPE_CHECKING:
     from synthaug.filters import Filter
@@ -28,13 +29,10 @@ ImageType = Literal["pil", "tensor", "numpy"]
 IMAGE_TYPES = ("pil", "tensor", "numpy")
 
 
-def stream_seed(*keys: int) -> int:
-    """A 63-bit seed for the random stream named by ``keys`` (e.g. seed, epoch, chunk, round).
-
-    SeedSequence hashes the keys into well-separated streams: neighbouring chunks, epochs
-    and seeds share no random numbers.
-    """
-    return int(np.random.SeedSequence(list(keys)).generate_state(1, dtype=np.uint64)[0] >> 1)
+def check_callable(name: str, value: Any) -> None:
+    """``TypeError`` naming ``name`` unless ``value`` is callable or None (a transform argument)."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__} {value!r}")
 
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
@@ -168,6 +166,8 @@ class SyntheticDataset(VisionDataset):
         truncation: float = 1.0,
         filter: "Filter | None" = None,  # noqa: A002  (the issue's and users' name for it)
     ) -> None:
+        check_callable("transform", transform)
+        check_callable("target_transform", target_transform)
         super().__init__(root=None, transform=transform, target_transform=target_transform)
         if not isinstance(generator, GeneratorProtocol):
             raise TypeError(
@@ -238,8 +238,20 @@ class SyntheticDataset(VisionDataset):
         return bisect.bisect_right(self._boundaries, self._check_index(index))
 
     def labels_of(self, indices: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Classes of many items at once, as a LongTensor (no generation)."""
-        positions = np.asarray(indices, dtype=np.int64)
+        """Classes of many items at once, as a LongTensor (no generation).
+
+        ``indices`` are integers in ``[-len(self), len(self))``; negative ones count from
+        the end, as for :meth:`label_of`. Out-of-range indices raise ``IndexError``.
+        """
+        raw = indices.cpu().numpy() if isinstance(indices, torch.Tensor) else np.asarray(indices)
+        if raw.dtype == bool or not (np.issubdtype(raw.dtype, np.integer) or raw.size == 0):
+            raise TypeError(f"indices must be integers, got dtype {raw.dtype}")
+        positions = raw.astype(np.int64)
+        n = len(self)
+        bad = (positions < -n) | (positions >= n)
+        if bad.any():
+            raise IndexError(f"indices {positions[bad][:5].tolist()} are out of range for a dataset of {n} samples")
+        positions = positions % n if n else positions
         return torch.from_numpy(np.searchsorted(self._boundaries, positions, side="right").astype(np.int64))
 
     def _draw(self, labels: torch.Tensor, *keys: int) -> torch.Tensor:

@@ -25,6 +25,7 @@ from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
 from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
 from synthaug.utils.atomic import atomic_file, write_text_atomic
+from synthaug.utils.devices import check_device
 from synthaug.viz import save_generator_grid, save_loss_curves
 
 logger = logging.getLogger(__name__)
@@ -79,10 +80,7 @@ class TrainingConfig:
             raise ValueError(f"lr must be a float in (0, 1), got {self.lr!r}")
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError) as e:
-            raise ValueError(f"device must be a torch device string such as 'cpu' or 'cuda', got {self.device!r}") from e
+        check_device("device", self.device)
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
         if self.channels_last is not None and not isinstance(self.channels_last, bool):
@@ -328,6 +326,10 @@ class Trainer:
         steps_per_epoch = len(self._batches_count(len(data)))
         total = steps_per_epoch * self.config.epochs
         first_epoch, history = 1, []
+        if resume and self.checkpoint_path.exists() and not self.checkpoint_path.is_file():
+            # Starting afresh here would overwrite the run the user asked to continue.
+            raise ValueError(f"{self.checkpoint_path}: not a regular file (a directory?), cannot resume from it; "
+                             "move it away or train without --resume")
         if resume and self.checkpoint_path.is_file():
             done, history = self.load_checkpoint()
             first_epoch = done + 1

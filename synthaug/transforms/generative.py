@@ -57,6 +57,7 @@ from synthaug.generators.base import (
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.generators.dae import DenoisingAutoencoder
 from synthaug.io import load
+from synthaug.utils.seeding import stream_seed
 
 __all__ = ["BatchSyntheticMix", "Denoise", "SyntheticReplace", "VAEVariation", "vae_variation"]
 
@@ -169,11 +170,6 @@ def float_as(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 # -- randomness -----------------------------------------------------------------------------
 
-def derive_seed(*keys: int) -> int:
-    """A 63-bit seed hashed from ``keys`` (well-separated streams for neighbouring keys)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
 def worker_seed() -> int | None:
     """``torch.initial_seed()`` of this DataLoader worker (differs by worker and epoch), or None outside one."""
     info = get_worker_info()
@@ -205,9 +201,9 @@ class SeedStream:
         if self._generator is None or self._owner != owner:
             base = self._entropy if self.seed is None else self.seed
             if worker is None:
-                seed = self.seed if self.seed is not None else derive_seed(base)
+                seed = self.seed if self.seed is not None else stream_seed(base)
             else:
-                seed = derive_seed(base, worker)
+                seed = stream_seed(base, worker)
             self._generator = torch.Generator().manual_seed(seed)
             self._owner = owner
         return self._generator

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+import numpy as np
 import torch
 
 
@@ -22,3 +23,12 @@ def seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+def stream_seed(*keys: int) -> int:
+    """A 63-bit seed for the random stream named by ``keys`` (e.g. seed, epoch, chunk, round).
+
+    SeedSequence hashes the keys into well-separated streams: neighbouring chunks, epochs,
+    workers and seeds share no random numbers.
+    """
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0] >> 1)

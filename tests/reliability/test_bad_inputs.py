@@ -38,6 +38,7 @@ from synthaug.data.real import LabelledImages, RealData  # noqa: E402
 from synthaug.errors import BundleError  # noqa: E402
 from synthaug.filters import Filter, train_filter_classifier  # noqa: E402
 from synthaug.metrics import evaluate_generator  # noqa: E402
+from synthaug.training import CGANTrainer, TrainingConfig  # noqa: E402
 from synthaug.transforms import (  # noqa: E402
     BatchSyntheticMix, CorruptionMix, Denoise, SyntheticReplace, VAEVariation, gaussian_noise, vae_variation,
 )
@@ -135,6 +136,13 @@ class Ctx:
         return self.path("broken")
 
     @cached_property
+    def checkpoint_dir_run(self) -> str:
+        """A run folder whose checkpoint.pt is a directory (resuming must refuse, not start afresh)."""
+        run = self.tmp / "run-with-checkpoint-dir"
+        (run / "checkpoint.pt").mkdir(parents=True)
+        return str(run)
+
+    @cached_property
     def a_file(self) -> str:
         (self.tmp / "a_file.txt").write_text("not a bundle")
         return self.path("a_file.txt")
@@ -209,6 +217,24 @@ ROWS: list[Row] = [
 
     # SyntheticDataset ---------------------------------------------------------------------------
     Row(SD, "num_samples=0", lambda c: synthaug.SyntheticDataset(c.gan, 0), ValueError, r"num_samples must be > 0, got 0"),
+    Row(SD, "transform=5 (not callable)", lambda c: synthaug.SyntheticDataset(c.gan, 6, transform=5), TypeError,
+        r"transform must be a callable or None, got int 5"),
+    Row(SD, "target_transform='int' (a string)", lambda c: synthaug.SyntheticDataset(c.gan, 6, target_transform="int"),
+        TypeError, r"target_transform must be a callable or None, got str 'int'"),
+    Row("SyntheticDataset.labels_of(indices)", "index 100 in a dataset of 6", lambda c: c.dataset.labels_of([100]),
+        IndexError, r"indices \[100\] are out of range for a dataset of 6 samples"),
+    Row("SyntheticDataset.labels_of(indices)", "index -7 in a dataset of 6", lambda c: c.dataset.labels_of([0, -7]),
+        IndexError, r"indices \[-7\] are out of range for a dataset of 6 samples"),
+    Row("SyntheticDataset.labels_of(indices)", "float indices", lambda c: c.dataset.labels_of([0.5]), TypeError,
+        r"indices must be integers, got dtype float64"),
+    Row("SyntheticDataset.batches(...)", "shuffle='yes' (not a bool)", lambda c: c.dataset.batches(shuffle="yes"),
+        TypeError, r"shuffle must be a bool, got str 'yes'"),
+    Row("SyntheticDataset.batches(...)", "drop_last=1 (not a bool)", lambda c: c.dataset.batches(drop_last=1),
+        TypeError, r"drop_last must be a bool, got int 1"),
+    Row("SyntheticDataset.batches(...)", "device='gpu7'", lambda c: c.dataset.batches(device="gpu7"), ValueError,
+        r"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu7'"),
+    Row("SyntheticDataset.batches(...)", "device='cuda:99'", lambda c: c.dataset.batches(device="cuda:99"), ValueError,
+        r"device='cuda:99': (CUDA is not available on this machine|this machine has \d+ CUDA device)"),
     Row(SD, "num_samples=-5", lambda c: synthaug.SyntheticDataset(c.gan, -5), ValueError,
         r"num_samples must be > 0, got -5"),
     Row(SD, "num_samples=2.5", lambda c: synthaug.SyntheticDataset(c.gan, 2.5), TypeError,
@@ -537,8 +563,28 @@ ROWS: list[Row] = [
         BundleError, r"bundle path '.*no-such-bundle' does not exist"),
     Row("synthaug.load(path)", "a file, not a directory", lambda c: synthaug.load(c.a_file), BundleError,
         r"bundle path '.*a_file.txt' is a file; expected a directory holding config.json and model.safetensors"),
+    Row("synthaug.load(path)", "path=None", lambda c: synthaug.load(None), TypeError,
+        r"path must be a bundle directory \(str or os.PathLike\), got NoneType None"),
+    Row("synthaug.load(path, device)", "device='gpu7'", lambda c: synthaug.load(c.bundle, device="gpu7"), ValueError,
+        r"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu7'"),
+    Row("synthaug.load(path, device)", "device=0 (an int)", lambda c: synthaug.load(c.bundle, device=0), TypeError,
+        r"device must be a device string such as 'cpu' or 'cuda:0', or a torch.device; got int 0"),
     Row("synthaug.load(path)", "config.json that is not JSON", lambda c: synthaug.load(c.broken_bundle), BundleError,
         r"broken/config.json: not valid JSON"),
+
+    # trainers --------------------------------------------------------------------------------------
+    Row("training.TrainingConfig(...)", "epochs=0", lambda c: TrainingConfig(epochs=0), ValueError,
+        r"epochs must be a positive int, got 0"),
+    Row("training.TrainingConfig(...)", "device='gpu7'", lambda c: TrainingConfig(device="gpu7"), ValueError,
+        r"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu7'"),
+    Row("training.TrainingConfig(...)", "amp='fp16'", lambda c: TrainingConfig(amp="fp16"), ValueError,
+        r"amp must be 'auto', 'bf16' or 'off', got 'fp16'"),
+    Row("training.CGANTrainer(model, out_dir)", "a denoising autoencoder", lambda c: CGANTrainer(c.dae, c.path("t")),
+        TypeError, r"CGANTrainer trains a ConditionalGAN, got DenoisingAutoencoder"),
+    Row("CGANTrainer(...).fit(data, resume=True)", "checkpoint.pt is a directory",
+        lambda c: CGANTrainer(build_generator("cgan"), c.checkpoint_dir_run, epochs=1, progress=False).fit(
+            make_pattern_data(2), resume=True), ValueError,
+        r"checkpoint.pt: not a regular file \(a directory\?\), cannot resume from it; move it away"),
 
     # filters --------------------------------------------------------------------------------------
     Row("Filter(classifier, ...)", "classifier=5", lambda c: Filter(5), TypeError,
@@ -665,9 +711,9 @@ ROWS: list[Row] = [
     cli("sample", "--format jpeg", lambda c: ["sample", c.bundle, "--out", c.path("o.npz"), "--format", "jpeg"],
         r"argument --format: invalid choice: 'jpeg'"),
     cli("sample", "--device gpu7", lambda c: ["sample", c.bundle, "--out", c.path("o.npz"), "--device", "gpu7"],
-        r"argument --device: expected a torch device such as cpu, cuda or cuda:1, got 'gpu7'"),
+        r"argument --device: device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu7'"),
     cli("sample", "--device cuda:99", lambda c: ["sample", c.bundle, "--out", c.path("o.npz"), "--device", "cuda:99"],
-        r"argument --device: 'cuda:99': (CUDA is not available on this machine|this machine has \d+ CUDA device)"),
+        r"argument --device: device='cuda:99': (CUDA is not available on this machine|this machine has \d+ CUDA device)"),
     cli("info", "a bundle path that does not exist", lambda c: ["info", c.path("no-such-bundle")],
         r"argument bundle: bundle directory '.*no-such-bundle' does not exist"),
     cli("train", "unknown model 'gan'", lambda c: ["train", "gan", "--data", "digits", "--out", c.path("run")],
@@ -682,9 +728,12 @@ ROWS: list[Row] = [
     cli("train", "--channels 2", lambda c: ["train", "cgan", "--data", "digits", "--out", c.path("run"), "--channels", "2"],
         r"argument --channels: invalid choice: 2 \(choose from 1, 3\)"),
     cli("train", "--device gpu7", lambda c: ["train", "cgan", "--data", "digits", "--out", c.path("run"), "--device", "gpu7"],
-        r"argument --device: expected a torch device such as cpu, cuda or cuda:1, got 'gpu7'"),
+        r"argument --device: device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu7'"),
     cli("train", "--out an existing file", lambda c: ["train", "cgan", "--data", "digits", "--out", c.a_file],
         r"--out '.*a_file.txt' is a file; expected a directory to write into"),
+    cli("train", "--resume when checkpoint.pt is a directory",
+        lambda c: ["train", "cgan", "--data", "digits", "--out", c.checkpoint_dir_run, "--resume"],
+        r"checkpoint.pt: not a regular file \(a directory\?\), cannot resume from it"),
     cli("train", "--corruptions for a cgan",
         lambda c: ["train", "cgan", "--data", "digits", "--out", c.path("run"), "--corruptions", "gaussian"],
         r"--corruptions applies to denoisers \(dae\) only, not cgan"),
@@ -717,7 +766,7 @@ ROWS: list[Row] = [
     cli("evaluate-dae", "no --data", lambda c: ["evaluate-dae", c.dae_bundle],
         r"the following arguments are required: --data"),
     cli("evaluate-dae", "--device gpu7", lambda c: ["evaluate-dae", c.dae_bundle, "--data", "digits", "--device", "gpu7"],
-        r"argument --device: expected a torch device"),
+        r"argument --device: device must be a torch device"),
     cli("demo", "--gan-epochs 0", lambda c: ["demo", "--gan-epochs", "0"],
         r"argument --gan-epochs: expected a positive integer, got 0"),
     cli("demo", "--out an existing file", lambda c: ["demo", "--out", c.a_file],

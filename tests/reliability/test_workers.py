@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 
 import synthaug
-from synthaug.data.synthetic import reseed_transform_rngs
+from synthaug.data import reseed_transform_rngs
 from synthaug.utils.seeding import seeded
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,13 +1,14 @@
 """Training and sampling throughput of synthaug's trainers, side by side with the plain anchor loop.
 
 Usage:
-    .venv/bin/python bench/throughput.py [--device cpu] [--out bench/results] [--steps 30]
+    .venv/bin/python bench/throughput.py [--device cpu] [--out bench/results] [--steps 80]
+        [--batches 64,256] [--amp auto|bf16|off] [--channels-last | --no-channels-last] [--compile] [--tag NAME]
 
 Runs ../shared/bench/plain_cgan_anchor.py (the loop a user would write) in the same call,
 then times synthaug's complete training step (CGANTrainer with DiffAugment and EMA on, and
 CVAETrainer, as `fit` runs them) on 28x28 grayscale batches at batch 64 and 256, and
 `sample` at batch 1,024. The anchor is a cGAN: its ratio to the cVAE rows is only context.
-Writes OUT/throughput.json and prints a markdown table with the ratios to the anchor.
+Writes OUT/throughput.json (OUT/throughput-TAG.json with --tag) and prints a markdown table with the ratios to the anchor.
 These machines are noisy: only ratios measured in one run mean anything.
 """
 
@@ -77,23 +78,29 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--steps", type=int, default=80, help="timed training steps per row")
+    parser.add_argument("--batches", default="64,256", help="training batch sizes, comma-separated")
+    parser.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="trainer amp option")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the trained networks")
+    parser.add_argument("--tag", default="", help="suffix of the result file (throughput-TAG.json)")
     args = parser.parse_args()
+    speed = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
     args.out.mkdir(parents=True, exist_ok=True)
     device = args.device
     # The anchor runs before and after synthaug's rows; each ratio uses the mean of the
     # two, so slow drift of a shared machine does not favour either side.
     before = run_anchor(device, args.out)
     results = {"device": torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu x{torch.get_num_threads()} threads",
-               "torch": torch.__version__, "synthaug": synthaug.__version__, "rows": []}
+               "torch": torch.__version__, "synthaug": synthaug.__version__, "options": speed, "rows": []}
     # The cGAN step as a small-data user runs it: DiffAugment (the grayscale policy) and EMA on.
     families = {
         "cgan": (synthaug.ConditionalGAN, CGANTrainer, {"diffaugment": "translation,cutout"}),
         "cvae": (synthaug.ConditionalVAE, CVAETrainer, {}),
     }
     for name, (model_cls, trainer_cls, options) in families.items():
-        for batch in (64, 256):
+        for batch in (int(b) for b in args.batches.split(",")):
             model = model_cls(num_classes=10, channels=1, image_size=28)
-            ips = train_throughput(trainer_cls, model, batch, args.steps, device, **options)
+            ips = train_throughput(trainer_cls, model, batch, args.steps, device, **options, **speed)
             results["rows"].append({"what": f"train {name}", "batch": batch, "img_s": round(ips),
                                     "anchor_img_s": None, "ratio": None})
         model = model_cls(num_classes=10, channels=1, image_size=28).to(device)
@@ -108,7 +115,7 @@ def main() -> None:
             row["anchor_before_after"] = [before[key], after[key]]
             row["ratio"] = round(row["img_s"] / row["anchor_img_s"], 2)
     results["anchor"] = {"before": before, "after": after}
-    (args.out / "throughput.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / (f"throughput-{args.tag}.json" if args.tag else "throughput.json")).write_text(json.dumps(results, indent=1) + "\n")
     print(f"device: {results['device']}, torch {results['torch']}\n")
     print("| what | batch | synthaug img/s | anchor img/s | ratio |\n|---|---|---|---|---|")
     for r in results["rows"]:

@@ -15,7 +15,7 @@ Or train a denoising autoencoder that maps corrupted images back to clean ones::
 """
 
 from synthaug._version import __version__
-from synthaug.data import ChunkShuffleSampler, MixedDataset, SyntheticBatches, SyntheticDataset, mix
+from synthaug.data import ChunkShuffleSampler, ExportedDataset, MixedDataset, SyntheticBatches, SyntheticDataset, mix
 from synthaug.errors import BundleError
 from synthaug.generators import (
     ConditionalGAN,
@@ -45,6 +45,7 @@ __all__ = [
     "ConditionalVAE",
     "ConfigurableModule",
     "DenoisingAutoencoder",
+    "ExportedDataset",
     "GeneratorProtocol",
     "MixedDataset",
     "SyntheticBatches",

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from synthaug._version import __version__
 from synthaug.training.base import TrainingDiverged
+from synthaug.training.distributed import DistributedRun
 
 EXAMPLES = """\
 examples:
@@ -77,6 +76,15 @@ def _device(text: str) -> str:
 def _train_device(text: str) -> str:
     """``train --device``: ``auto`` or a device :func:`_device` accepts."""
     return text if text == "auto" else _device(text)
+
+
+def _compile_mode(text: str) -> str:
+    """``--compile MODE``: a torch.compile mode."""
+    from synthaug.training.base import COMPILE_MODES
+
+    if text not in COMPILE_MODES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(COMPILE_MODES)}, got {text!r}")
+    return text
 
 
 def _existing_dir(text: str) -> Path:
@@ -163,12 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a generator or denoiser and write a bundle + run files",
                            description="Train a class-conditional generator (cgan, cvae) or a denoising autoencoder "
                            "(dae). The --out directory becomes a loadable bundle (config.json + model.safetensors) "
-                           "and also receives metrics.jsonl, samples/epoch_NNN.png and loss_curves.png.")
+                           "and also receives metrics.jsonl, samples/epoch_NNN.png and loss_curves.png. Under "
+                           "'torchrun --nproc_per_node=N -m synthaug train ...' it trains with DDP on N processes "
+                           "(gloo on CPU, nccl on CUDA; rank 0 writes the files).")
     train.add_argument("model", choices=available_trainers(), help="model family")
     _add_data_arguments(train)
     train.add_argument("--out", type=Path, required=True, help="run/bundle directory to write")
     train.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training split (default 20)")
-    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64); under torchrun the global batch, split across processes")
     train.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate (default: 2e-4 cgan, 1e-3 cvae and dae)")
     train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 128 cgan, 16 cvae; not for dae)")
     train.add_argument("--width", type=_positive_int, default=None, help="base conv channels (default: 64 cgan, 32 cvae and dae)")
@@ -181,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bf16 autocast: auto = on CUDA only (default auto)")
     train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                        help="channels_last memory format (default: on for CUDA, off for CPU)")
-    train.add_argument("--compile", action="store_true", help="torch.compile the model (slow start; helps long CUDA runs)")
+    train.add_argument("--compile", nargs="?", const="default", default=False, type=_compile_mode,
+                       metavar="MODE", help="torch.compile the trained networks (slow start; helps long CUDA runs); "
+                       "MODE: default, reduce-overhead (CUDA graphs) or max-autotune")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.pt (written after every epoch) instead of starting over")
     train.add_argument("--class-balanced", action="store_true",
@@ -200,7 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "labelled grid, rows = classes; npz (the default for *.npz) writes images (uint8 "
                             "[N, H, W, C]), labels (int64 [N]) and class_names; imagefolder (the default for a name "
                             "without a suffix) writes OUT/<class>/<index>.png. Item i is SyntheticDataset(bundle, N, "
-                            "seed=SEED)[i]. Output appears whole or not at all; an existing OUT needs --force.")
+                            "seed=SEED)[i]. Output appears whole or not at all; an existing OUT needs --force. "
+                            "--shards K --shard-index I writes shard I of K of the npz set into the directory OUT "
+                            "(shard-0000I-of-0000K.npz + .json; manifest.json once all are there); under torchrun "
+                            "each rank writes its own shard (K = WORLD_SIZE, I = RANK) and --device cuda means "
+                            "cuda:LOCAL_RANK. Read back with synthaug.data.ExportedDataset(OUT).")
     sample.add_argument("bundle", type=_existing_dir, help="bundle directory")
     sample.add_argument("--out", type=Path, required=True, help="output: a .png grid, an .npz file or a directory")
     sample.add_argument("--format", choices=("grid", "npz", "imagefolder"), default=None,
@@ -215,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--truncation", type=_positive_float, default=1.0, help="latent temperature in (0, 2] (default 1)")
     sample.add_argument("--force", action="store_true", help="replace an existing OUT (once the new output is complete)")
     sample.add_argument("--device", type=_device, default="cpu", help="torch device (default cpu)")
+    sample.add_argument("--shards", type=_positive_int, default=None, metavar="K",
+                        help="npz: split the set into K disjoint shards and write one into the directory OUT "
+                        "(default under torchrun: WORLD_SIZE)")
+    sample.add_argument("--shard-index", type=_non_negative_int, default=None, metavar="I",
+                        help="with --shards: which shard to write, 0..K-1 (default under torchrun: RANK)")
     sample.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     info = sub.add_parser("info", help="describe a bundle", description="Print a bundle's model type, image shape "
@@ -310,8 +331,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
         class_balanced=args.class_balanced, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
         **options,
     )
-    print(f"training {args.model} on {data!r} ({trainer.device})", flush=True)
+    main = trainer.dist.is_main  # under torchrun, rank 0 speaks for all processes
+    if main:
+        world = f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
+        print(f"training {args.model} on {data!r} ({trainer.device}{world})", flush=True)
     result = trainer.fit(data.train, resume=args.resume)
+    if not main:
+        return
     losses = ", ".join(f"{k}={v:.4f}" for k, v in result.final_losses.items())
     print(f"done: {result.steps} steps in {result.seconds:.1f}s ({losses})")
     print(f"bundle and run files in {result.out_dir}/ (load with synthaug.load({str(result.out_dir)!r}))")
@@ -329,7 +355,17 @@ SAMPLE_FORMATS = {".png": "grid", ".npz": "npz", "": "imagefolder"}
 """The ``--format`` each ``--out`` suffix implies."""
 
 
-def _sample_format(args: argparse.Namespace) -> str:
+def _sample_format(args: argparse.Namespace, sharded: bool = False) -> str:
+    if sharded:
+        # Shards go into a directory: only npz can be split, whatever --out's name suggests.
+        fmt = args.format or ("grid" if args.out.suffix.lower() == ".png" else "npz")
+        if fmt != "npz":
+            given = f"--format {fmt}" if args.format else f"--out {str(args.out)!r} (a {fmt})"
+            raise ValueError(f"{given} cannot be sharded: --shards (and torchrun) write npz shards into the directory --out")
+        if args.out.suffix.lower() == ".npz":
+            raise ValueError(f"--out {str(args.out)!r} names an .npz file, but shards go into a directory: "
+                             "give --out a name without .npz")
+        return fmt
     if args.format is not None:
         return args.format
     fmt = SAMPLE_FORMATS.get(args.out.suffix.lower(), "imagefolder" if args.out.is_dir() else None)
@@ -339,24 +375,65 @@ def _sample_format(args: argparse.Namespace) -> str:
     return fmt
 
 
+def _sample_shard(args: argparse.Namespace, launch: DistributedRun) -> tuple[int, int] | None:
+    """``(num_shards, shard_index)`` from --shards/--shard-index, else one shard per torchrun rank; ``None``: no sharding."""
+    if args.shards is None:
+        if args.shard_index is not None:
+            raise ValueError(f"--shard-index {args.shard_index} needs --shards K (the number of shards)")
+        return (launch.world_size, launch.rank) if launch.enabled else None
+    if args.shard_index is None:
+        if launch.enabled and launch.world_size == args.shards:
+            return args.shards, launch.rank
+        raise ValueError(f"--shards {args.shards} needs --shard-index I (which shard to write, 0..{args.shards - 1})")
+    if args.shard_index >= args.shards:
+        raise ValueError(f"--shard-index {args.shard_index} must be < --shards {args.shards} (0..{args.shards - 1})")
+    return args.shards, args.shard_index
+
+
+def _check_sample_out(args: argparse.Namespace, shard: tuple[int, int] | None) -> None:
+    """Refuse an --out that exists (or this shard, for shards) or that would replace the bundle, before loading."""
+    from synthaug.sharding import shard_name
+    from synthaug.utils.atomic import check_output
+
+    if shard is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {str(args.out)!r} is a file; shards go into a directory")
+    target = args.out if shard is None else args.out / shard_name(shard[1], shard[0])
+    try:
+        check_output(target, args.force)
+    except FileExistsError as e:
+        raise ValueError(f"{str(target)!r} already exists; pass --force to replace it") from e
+    if shard is not None and args.out.resolve() == args.bundle.resolve():
+        raise ValueError(f"--out {str(args.out)!r} is the bundle directory; write the shards into a directory of their own")
+    # Shards are added to a directory, never replace it; other outputs (with --force) replace --out.
+    if shard is None and args.out.resolve() in (args.bundle.resolve(), *args.bundle.resolve().parents):
+        raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(args.bundle)!r}")
+
+
+def _sample_class_counts(gen, args: argparse.Namespace) -> tuple[int | None, dict | None]:
+    """``(num_samples, class_counts)`` for the dataset: --class-counts keys are class names if the bundle has them, else indices."""
+    class_counts = None
+    if args.class_counts is not None:
+        names = gen.class_names or []
+        class_counts = {k if k in names or not k.isdigit() else int(k): v for k, v in args.class_counts.items()}
+    num_samples = 1000 if class_counts is None and args.num_samples is None else args.num_samples
+    return num_samples, class_counts
+
+
 def _cmd_sample(args: argparse.Namespace) -> None:
-    from synthaug.export import check_output, export_grid, export_imagefolder, export_npz
+    from synthaug.export import export_grid, export_imagefolder, export_npz
     from synthaug.generators.base import GeneratorProtocol
     from synthaug.io import load
 
-    fmt = _sample_format(args)
+    launch = DistributedRun.from_env()  # under torchrun: one shard per process
+    shard = _sample_shard(args, launch)
+    fmt = _sample_format(args, sharded=shard is not None)
     other_formats = {"--n": args.num_samples, "--class-counts": args.class_counts} if fmt == "grid" else {
         "--per-class": args.per_class}
     for flag, value in other_formats.items():
         if value is not None:
             raise ValueError(f"{flag} does not apply to --format {fmt}")
-    try:
-        check_output(args.out, args.force)  # before the model loads or anything is sampled
-    except FileExistsError as e:
-        raise ValueError(f"{str(args.out)!r} already exists; pass --force to replace it") from e
-    if args.out.resolve() in (args.bundle.resolve(), *args.bundle.resolve().parents):
-        raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(args.bundle)!r}")
-    gen = load(args.bundle, device=args.device)
+    _check_sample_out(args, shard)  # before the model loads or anything is sampled
+    gen = load(args.bundle, device=launch.device(args.device))
     if not isinstance(gen, GeneratorProtocol):
         raise ValueError(f"{args.bundle} holds a {gen.model_type} model, which does not sample images; "
                          "sample needs a generator bundle (cgan, cvae)")
@@ -365,18 +442,31 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         export_grid(gen, args.out, per_class=per_class, seed=args.seed, truncation=args.truncation, force=args.force)
         print(f"wrote a {gen.num_classes} x {per_class} sample grid to {args.out}")
         return
-    class_counts = None
-    if args.class_counts is not None:
-        # A key is a class name if the bundle has that name, else a class index.
-        names = gen.class_names or []
-        class_counts = {k if k in names or not k.isdigit() else int(k): v for k, v in args.class_counts.items()}
-    num_samples = 1000 if class_counts is None and args.num_samples is None else args.num_samples
+    num_samples, class_counts = _sample_class_counts(gen, args)
+    if shard is not None:
+        _write_sample_shard(gen, args, shard, num_samples, class_counts, progress=not args.no_progress and launch.is_main)  # one progress bar: rank 0's
+        return
     export = {"npz": export_npz, "imagefolder": export_imagefolder}[fmt]
     export(gen, args.out, num_samples=num_samples, class_counts=class_counts, seed=args.seed,
            truncation=args.truncation, force=args.force, progress=not args.no_progress)
     n = num_samples or sum(class_counts.values())
     where = f"class folders in {args.out}/" if fmt == "imagefolder" else f"{args.out} (uint8 [N, H, W, C] + int64 labels)"
     print(f"wrote {n} images {list(gen.image_shape)} to {where}")
+
+
+def _write_sample_shard(gen, args: argparse.Namespace, shard: tuple[int, int], num_samples: int | None,
+                        class_counts: dict | None, progress: bool) -> None:
+    from synthaug.data.exported import MANIFEST_NAME
+    from synthaug.sharding import export_npz_shard, shard_range
+
+    num_shards, index = shard
+    path = export_npz_shard(gen, args.out, index, num_shards, num_samples=num_samples, class_counts=class_counts,
+                            seed=args.seed, truncation=args.truncation, force=args.force, progress=progress)
+    start, stop = shard_range(num_samples or sum(class_counts.values()), num_shards, index)
+    print(f"wrote shard {index} of {num_shards} (items [{start}, {stop}): {stop - start} images "
+          f"{list(gen.image_shape)}) to {path}")
+    if (args.out / MANIFEST_NAME).exists():  # written by whichever shard finished last
+        print(f"all {num_shards} shards present: {args.out / MANIFEST_NAME}")
 
 
 def _cmd_info(args: argparse.Namespace) -> None:

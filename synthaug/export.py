@@ -10,6 +10,8 @@ Item ``i`` of an export is item ``i`` of
 ``SyntheticDataset(generator, num_samples, class_counts, seed=seed, truncation=truncation)``:
 labels are laid out class by class, and the same arguments give the same pixels.
 
+Large sets can be written in disjoint shards by many processes: see :mod:`synthaug.sharding`.
+
 Example:
     >>> gen = synthaug.load("runs/digits-cgan")
     >>> export_imagefolder(gen, "synth", num_samples=10_000)      # synth/<class>/00000.png ...
@@ -50,13 +52,29 @@ def synthetic_dataset(
                             truncation=truncation)
 
 
-def _items(ds: SyntheticDataset, progress: bool, desc: str) -> Iterator[tuple[int, np.ndarray, int]]:
+def _items(ds: SyntheticDataset, progress: bool, desc: str, start: int = 0,
+           stop: int | None = None) -> Iterator[tuple[int, np.ndarray, int]]:
     # In index order: the dataset generates a chunk at a time and caches it.
-    with tqdm(total=len(ds), desc=desc, unit="img", disable=not progress, leave=False) as bar:
-        for i in range(len(ds)):
+    stop = len(ds) if stop is None else stop
+    with tqdm(total=stop - start, desc=desc, unit="img", disable=not progress, leave=False) as bar:
+        for i in range(start, stop):
             image, label = ds[i]
             yield i, image, label
             bar.update(1)
+
+
+def sample_range(ds: SyntheticDataset, start: int, stop: int, progress: bool = False, desc: str = "sampling") -> np.ndarray:
+    """Items ``start..stop-1`` of a numpy-item dataset as one uint8 ``[n, H, W, C]`` array.
+
+    What :func:`export_npz` stores for the whole range, and a shard
+    (:func:`synthaug.sharding.export_npz_shard`) for its part: the same items, so the
+    shards in order equal the single-file export.
+    """
+    channels, height, width = ds.generator.image_shape
+    images = np.empty((stop - start, height, width, channels), dtype=np.uint8)
+    for i, image, _ in _items(ds, progress, desc, start, stop):
+        images[i - start] = image
+    return images
 
 
 def folder_names(classes: list[str]) -> list[str]:
@@ -156,10 +174,7 @@ def export_npz(
     """
     out = check_output(out, force)
     ds = synthetic_dataset(generator, num_samples, class_counts, seed, truncation)
-    channels, height, width = generator.image_shape
-    images = np.empty((len(ds), height, width, channels), dtype=np.uint8)
-    for i, image, _ in _items(ds, progress, f"sampling {out.name}"):
-        images[i] = image
+    images = sample_range(ds, 0, len(ds), progress, f"sampling {out.name}")
     labels = ds.targets.numpy().astype(np.int64)
     with atomic_output(out, directory=False, force=force) as tmp:
         with open(tmp, "wb") as f:

@@ -1,6 +1,7 @@
 """Datasets: real labelled image sources, generated ``SyntheticDataset``, and mixing the two."""
 
 from synthaug.data.batches import SyntheticBatches
+from synthaug.data.exported import ExportedDataset
 from synthaug.data.image_format import ImageFormat, detect_format
 from synthaug.data.labels import read_labels
 from synthaug.data.mixing import MixedDataset, mix
@@ -9,6 +10,7 @@ from synthaug.data.synthetic import ChunkShuffleSampler, SyntheticDataset, resee
 
 __all__ = [
     "ChunkShuffleSampler",
+    "ExportedDataset",
     "ImageFormat",
     "LabelledImages",
     "MixedDataset",

@@ -21,12 +21,33 @@ from synthaug.generators.base import GeneratorProtocol, check_truncation
 from synthaug.utils.seeding import stream_seed
 
 if TYPE_CHECKING:
+    from synthaug.data.batches import SyntheticBatches
     from synthaug.filters import Filter
 
 logger = logging.getLogger(__name__)
 
 ImageType = Literal["pil", "tensor", "numpy"]
 IMAGE_TYPES = ("pil", "tensor", "numpy")
+
+
+def apply_transforms(dataset: Any, image: Any, target: int) -> tuple[Any, Any]:
+    """``dataset``'s ``transform`` and ``target_transform`` applied to an item.
+
+    In each DataLoader worker, the first item first gives the RNGs the transforms carry a
+    seed of that worker's own (:func:`reseed_transform_rngs`); ``dataset._worker``
+    remembers which worker that was.
+    """
+    if dataset.transform is None and dataset.target_transform is None:
+        return image, target
+    worker = get_worker_info()
+    if worker is not dataset._worker:  # first item in this DataLoader worker
+        dataset._worker = worker
+        reseed_transform_rngs([dataset.transform, dataset.target_transform], worker.seed)
+    if dataset.transform is not None:
+        image = dataset.transform(image)
+    if dataset.target_transform is not None:
+        target = dataset.target_transform(target)
+    return image, target
 
 
 def check_callable(name: str, value: Any) -> None:
@@ -328,15 +349,7 @@ class SyntheticDataset(VisionDataset):
             else:
                 image = image.clone()  # callers may modify items in place; the cache must not change
             target = bisect.bisect_right(self._boundaries, index)
-            if self.transform is not None or self.target_transform is not None:
-                worker = get_worker_info()
-                if worker is not self._worker:  # first item in this DataLoader worker
-                    self._worker = worker
-                    reseed_transform_rngs([self.transform, self.target_transform], worker.seed)
-                if self.transform is not None:
-                    image = self.transform(image)
-                if self.target_transform is not None:
-                    target = self.target_transform(target)
+            image, target = apply_transforms(self, image, target)
         except Exception as e:
             # Name the item and what reproduces it (the failing worker's traceback is only text).
             raise _with_context(e, f"SyntheticDataset item {index} (seed {self.seed}, epoch {self.epoch}, "
@@ -375,6 +388,13 @@ class SyntheticDataset(VisionDataset):
         if self.filter is not None:
             lines.append(f"Filter: {self.filter!r}")
         return "\n".join(lines)
+
+    @classmethod
+    def from_export(cls, path: Any, **kwargs: Any) -> VisionDataset:
+        """An :class:`~synthaug.data.ExportedDataset` of an export (sharded directory or ``.npz``): no generator needed."""
+        from synthaug.data.exported import ExportedDataset
+
+        return ExportedDataset(path, **kwargs)
 
 
 class ChunkShuffleSampler(torch.utils.data.Sampler[int]):

@@ -8,7 +8,6 @@ shape by shape against the freshly built model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from synthaug.generators.base import MAX_PARAMETERS, ConfigurableModule
 from synthaug.generators.config import validate_config
 from synthaug.generators.registry import get_model_class
 from synthaug.utils.atomic import atomic_file, fsync_file
+from synthaug.utils.files import read_json_object, sha256_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -46,14 +46,6 @@ def _check_regular_file(path: Path, hint: str = "") -> None:
         raise BundleError(f"{path}: file not found" + (f"; {hint}" if hint else ""))
     if not path.is_file():
         raise BundleError(f"{path}: not a regular file")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_bundle(model: ConfigurableModule, path: str | Path) -> Path:
@@ -81,7 +73,7 @@ def write_bundle(model: ConfigurableModule, path: str | Path) -> Path:
             "model_type": model.model_type,
             "synthaug_version": __version__,
             "config": model.config,
-            "weights_sha256": _sha256(weights_tmp),
+            "weights_sha256": sha256_file(weights_tmp),
         }
         config_tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         fsync_file(weights_tmp)  # a late write error (ENOSPC at fsync) surfaces before any rename
@@ -97,20 +89,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise BundleError(f"bundle path {str(path)!r} is a file; expected a directory holding {CONFIG_NAME} and {WEIGHTS_NAME}")
     config_path = path / CONFIG_NAME
     _check_regular_file(config_path, f"is {str(path)!r} a synthaug bundle?")
-    try:
-        with open(config_path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)  # bounded, even if the file grows or lies about its size
-    except OSError as e:
-        raise BundleError(f"{config_path}: cannot read ({e})") from e
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise BundleError(f"{config_path}: larger than {MAX_CONFIG_BYTES:,} bytes; a bundle config is a few KB")
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    # ValueError: malformed JSON, or an int of more than 4,300 digits; RecursionError: nesting too deep.
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise BundleError(f"{config_path}: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from e
-    if not isinstance(document, dict):
-        raise BundleError(f"{config_path}: expected a JSON object, got {type(document).__name__}")
+    document = read_json_object(config_path, MAX_CONFIG_BYTES, error=BundleError, too_large="a bundle config is a few KB")
     unknown = sorted(set(document) - _TOP_LEVEL_KEYS)
     if unknown:
         raise BundleError(f"{config_path}: unknown key(s) {unknown}; expected {sorted(_TOP_LEVEL_KEYS)}")
@@ -177,7 +156,7 @@ def read_bundle(path: str | Path, device: str | torch.device = "cpu") -> Configu
                 f"the config needs {tuple(want.shape)} {want.dtype}"
             )
     recorded = document.get("weights_sha256")
-    if recorded is not None and recorded != _sha256(weights_path):
+    if recorded is not None and recorded != sha256_file(weights_path):
         raise BundleError(
             f"{weights_path}: SHA-256 does not match weights_sha256 in {CONFIG_NAME}; the bundle was "
             "modified or its save was interrupted: save it again"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import pickle
 import re
 import time
@@ -25,7 +26,9 @@ from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
 from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
 from synthaug.utils.atomic import atomic_file, write_text_atomic
+from synthaug.training.distributed import DistributedRun
 from synthaug.utils.devices import check_device
+from synthaug.utils.seeding import stream_seed
 from synthaug.viz import save_generator_grid, save_loss_curves
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,10 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the run directory keeps the last good checkpoint."""
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+"""``torch.compile`` modes the ``compile`` option accepts."""
 
 
 @dataclass
@@ -63,7 +70,7 @@ class TrainingConfig:
     # small bf16 is not always faster); channels_last None: on for CUDA, off for CPU.
     amp: str = "auto"
     channels_last: bool | None = None
-    compile: bool = False
+    compile: bool | str = False  # True, or a torch.compile mode: "default", "reduce-overhead", "max-autotune"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "log_every", "samples_per_class"):
@@ -85,8 +92,10 @@ class TrainingConfig:
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
         if self.channels_last is not None and not isinstance(self.channels_last, bool):
             raise TypeError(f"channels_last must be a bool or None (auto), got {self.channels_last!r}")
-        if not isinstance(self.compile, bool):
-            raise TypeError(f"compile must be a bool, got {self.compile!r}")
+        if not isinstance(self.compile, (bool, str)):
+            raise TypeError(f"compile must be a bool or a torch.compile mode, got {type(self.compile).__name__} {self.compile!r}")
+        if isinstance(self.compile, str) and self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be True, False or one of {', '.join(map(repr, COMPILE_MODES))}, got {self.compile!r}")
 
     @property
     def on_cuda(self) -> bool:
@@ -137,13 +146,12 @@ class Trainer:
         if not isinstance(model, self.model_class):
             raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
         self.config = TrainingConfig(**{**asdict(config or TrainingConfig()), **overrides})
-        self.device = torch.device(self.config.device)
+        # Under torchrun: this process's rank; "cuda" means this process's GPU.
+        self.dist = DistributedRun.from_env()
+        self.device = torch.device(self.dist.device(self.config.device))
         self.model = model.to(self.device)
         if self.config.use_channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if self.config.compile:
-            # In place: parameter names (and so bundles and checkpoints) stay unchanged.
-            self.model.compile()
         self.out_dir = Path(out_dir)
         self.lr = self.config.lr or self.default_lr
         # One generator for every random draw of training (noise, batches), so a seed
@@ -151,6 +159,16 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.optimizers = self.configure_optimizers()
         self.global_step = 0  # optimiser steps completed; hooks may read it
+        # The networks training_step runs forward: themselves, or their DDP wrappers under
+        # torchrun (wrapped in fit, once the process group exists).
+        self._trained = self.trained_modules()
+        if self.config.compile:
+            # The networks training_step calls, in place: parameter names (and so bundles
+            # and checkpoints) stay unchanged. "reduce-overhead" adds CUDA graphs.
+            mode = "default" if self.config.compile is True else self.config.compile
+            for net in self._trained.values():
+                net.compile(mode=mode)
+        self.nets: dict[str, torch.nn.Module] = dict(self._trained)
 
     # -- hooks -------------------------------------------------------------------------
     def prepare(self, data: LabelledImages) -> None:
@@ -161,6 +179,19 @@ class Trainer:
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
+
+    def adam(self, params: Any, **options: Any) -> torch.optim.Adam:
+        """Adam at the run's learning rate; on CUDA the fused kernel (one launch per step, not one per tensor)."""
+        return torch.optim.Adam(params, lr=self.lr, fused=self.device.type == "cuda" or None, **options)
+
+    def trained_modules(self) -> dict[str, torch.nn.Module]:
+        """The networks :meth:`training_step` calls, by name, as ``self.nets[name]``.
+
+        Under torchrun each is wrapped in DDP, which averages its gradients across the
+        processes in ``backward``; a network must therefore be called through ``self.nets``
+        whenever its gradients should count (a frozen network may be called directly).
+        """
+        return {"model": self.model}
 
     def training_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """One update from a batch (images in [0, 1]); returns detached scalar losses."""
@@ -198,27 +229,39 @@ class Trainer:
         if labels.dtype != torch.int64 or int(labels.min()) < 0 or int(labels.max()) >= self.model.num_classes:
             raise ValueError(f"data labels must be int64 in [0, {self.model.num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]")
 
-    def _batches_count(self, num_items: int) -> range:
-        size = min(self.config.batch_size, num_items)
-        return range(0, num_items - size + 1, size)
+    def _batch_size(self, num_items: int) -> int:
+        """This process's batch size: the global batch split across processes, at most its share of the data."""
+        return min(self.dist.local_batch_size(self.config.batch_size), num_items // self.dist.world_size)
 
-    def _batches(self, labels: torch.Tensor) -> list[torch.Tensor]:
-        """One epoch of index batches, drawn from the run's generator.
+    def _steps_per_epoch(self, num_items: int) -> int:
+        # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
+        # permutation covers those items.
+        return (num_items // self.dist.world_size) // self._batch_size(num_items)
+
+    def _batches(self, labels: torch.Tensor, epoch: int = 1) -> list[torch.Tensor]:
+        """One epoch of index batches for this process.
 
         Plain: a permutation of the data. ``class_balanced``: every class equally likely
         per draw (with replacement), so rare classes are seen as often as common ones.
+        Single-process, drawn from the run's generator. Under torchrun every process
+        draws the same epoch order from ``(seed, epoch)`` and keeps its shard of it
+        (a :class:`~torch.utils.data.DistributedSampler` for the plain case): the
+        processes' batches at each step together make one global batch.
         """
         num_items = len(labels)
-        size = min(self.config.batch_size, num_items)
-        steps = len(self._batches_count(num_items))
+        size, steps = self._batch_size(num_items), self._steps_per_epoch(num_items)
+        world = self.dist.world_size
         if self.config.class_balanced:
             counts = torch.bincount(labels)
             weights = (1.0 / counts.float())[labels]
-            order = torch.multinomial(weights, steps * size, replacement=True, generator=self.rng)
+            shared = torch.Generator(device=weights.device).manual_seed(stream_seed(self.config.seed, epoch)) \
+                if self.dist.enabled else self.rng
+            order = torch.multinomial(weights, steps * size * world, replacement=True, generator=shared)
+            order = order[self.dist.rank :: world]
+        elif self.dist.enabled:
+            order = self.dist.shard_order(num_items, self.config.seed, epoch).to(self.device)
         else:
             order = torch.randperm(num_items, generator=self.rng, device=self.device)
-        # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
-        # permutation covers those items.
         return [order[i * size : (i + 1) * size] for i in range(steps)]
 
     # -- checkpoints -------------------------------------------------------------------
@@ -315,15 +358,33 @@ class Trainer:
         atomically after every epoch. ``resume=True`` continues from it, so a seeded run
         that was interrupted ends in the same state as one that was not. A non-finite
         loss stops training with :class:`TrainingDiverged`, leaving the last good checkpoint.
+
+        Under ``torchrun`` every process calls ``fit`` on the same data; see
+        :mod:`synthaug.training.distributed`. Rank 0 writes every file.
         """
         self.check_data(data)
         self.prepare(data)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.dist.start(self.device)
+        try:
+            result = self._fit(data, resume)
+        except BaseException:
+            self.dist.abort()
+            raise
+        finally:
+            self.nets = dict(self._trained)  # the DDP wrappers do not outlive the process group
+        self.dist.stop()
+        return result
+
+    def _fit(self, data: LabelledImages, resume: bool) -> TrainResult:
+        main = self.dist.is_main
+        self.nets = {name: self.dist.wrap(net) for name, net in self._trained.items()}
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         images, labels = data.images.to(self.device), data.labels.to(self.device)
         if self.config.use_channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.use_bf16)
-        steps_per_epoch = len(self._batches_count(len(data)))
+        steps_per_epoch = self._steps_per_epoch(len(data))
         total = steps_per_epoch * self.config.epochs
         first_epoch, history = 1, []
         if resume and self.checkpoint_path.exists() and not self.checkpoint_path.is_file():
@@ -338,20 +399,26 @@ class Trainer:
             logger.warning("no checkpoint at %s: starting from scratch", self.checkpoint_path)
         else:
             self.global_step = 0
-        # The log is rewritten from the checkpoint's history, so steps logged after it
-        # (by the interrupted run) are not duplicated.
-        write_text_atomic(self.out_dir / METRICS_NAME, "".join(json.dumps(r) + "\n" for r in history))
+        if main:
+            # The log is rewritten from the checkpoint's history, so steps logged after it
+            # (by the interrupted run) are not duplicated.
+            write_text_atomic(self.out_dir / METRICS_NAME, "".join(json.dumps(r) + "\n" for r in history))
         offset = history[-1]["seconds"] if history else 0.0
         start = time.perf_counter()
         self.model.train()
-        with open(self.out_dir / METRICS_NAME, "a", encoding="utf-8") as log, tqdm(
+        log_path = self.out_dir / METRICS_NAME if main else os.devnull
+        with open(log_path, "a", encoding="utf-8") as log, tqdm(
             total=total, initial=self.global_step, desc=f"train {self.model.model_type}", unit="step",
-            disable=not self.config.progress, leave=False,
+            disable=not (self.config.progress and main), leave=False,
         ) as bar:
             for epoch in range(first_epoch, self.config.epochs + 1):
                 sums: dict[str, torch.Tensor] = {}
                 count = 0
-                batches = self._batches(labels)
+                if self.dist.enabled:
+                    # Each process its own noise, fixed by (seed, rank, epoch): a resumed
+                    # run continues the same draws without storing every rank's RNG state.
+                    self.rng.manual_seed(stream_seed(self.config.seed, self.dist.rank, epoch))
+                batches = self._batches(labels, epoch)
                 for position, index in enumerate(batches, 1):
                     with autocast:
                         losses = self.training_step(images[index], labels[index])
@@ -364,7 +431,8 @@ class Trainer:
                         # .item() only here: one host sync per log interval, not per step.
                         record = {"step": self.global_step, "epoch": epoch,
                                   "seconds": round(offset + time.perf_counter() - start, 3)}
-                        record.update({k: round(float(v) / count, 5) for k, v in sums.items()})
+                        # Under torchrun: the mean over processes, i.e. over the global batch.
+                        record.update({k: round(float(v) / count, 5) for k, v in self.dist.mean(sums).items()})
                         self._check_finite(record)
                         history.append(record)
                         log.write(json.dumps(record) + "\n")
@@ -373,15 +441,19 @@ class Trainer:
                         sums, count = {}, 0
                 # The grid before the checkpoint: a run killed in between repeats the epoch and
                 # writes its grid again, so no epoch's grid goes missing.
-                if self.config.sample_every and epoch % self.config.sample_every == 0:
+                if main and self.config.sample_every and epoch % self.config.sample_every == 0:
                     self.save_progress_images(f"epoch_{epoch:03d}.png")
-                self.save_checkpoint(epoch, history)
+                if main:
+                    self.save_checkpoint(epoch, history)
         seconds = offset + time.perf_counter() - start
         self.model.eval()
-        if not self.config.sample_every:
-            self.save_progress_images(f"epoch_{self.config.epochs:03d}.png")
-        save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
-        self.finalize(data)
+        if main:
+            if not self.config.sample_every:
+                self.save_progress_images(f"epoch_{self.config.epochs:03d}.png")
+            save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
+        self.finalize(data)  # every process: their models stay identical
+        if not main:
+            return TrainResult(self.out_dir, self.global_step, seconds, history)
         self.model.save_pretrained(self.out_dir)
         logger.info("trained %s for %d steps in %.1fs; bundle at %s", self.model.model_type, self.global_step, seconds, self.out_dir)
         return TrainResult(self.out_dir, self.global_step, seconds, history)

@@ -57,9 +57,12 @@ class CGANTrainer(Trainer):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
-            "generator": torch.optim.Adam(self.model.generator.parameters(), lr=self.lr, betas=self.betas),
-            "discriminator": torch.optim.Adam(self.model.discriminator.parameters(), lr=self.lr, betas=self.betas),
+            "generator": self.adam(self.model.generator.parameters(), betas=self.betas),
+            "discriminator": self.adam(self.model.discriminator.parameters(), betas=self.betas),
         }
+
+    def trained_modules(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.model.generator, "discriminator": self.model.discriminator}
 
     def prepare(self, data: LabelledImages) -> None:
         if self.diffaugment_policy == "auto" and len(data) < SMALL_DATA_IMAGES:
@@ -68,21 +71,21 @@ class CGANTrainer(Trainer):
             self.augment = DiffAugment(policy)
             logger.info("%d training images < %d: DiffAugment(%s) on", len(data), SMALL_DATA_IMAGES, policy)
 
-    def _discriminate(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _discriminate(self, discriminator: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.augment is not None:
             images = self.augment(images, generator=self.rng)
-        return self.model.discriminator(images, labels)
+        return discriminator(images, labels)
 
     def training_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         gan = self.model
         real = images * 2 - 1  # the generator's tanh range
         z = torch.randn(len(labels), gan.latent_dim, generator=self.rng, device=self.device)
-        fake = gan.generate_raw(z, labels)
+        fake = torch.tanh(self.nets["generator"](z, labels))  # gan.generate_raw, through DDP under torchrun
 
         # Real and fake go through D as one batch: half the kernel launches, which dominate
         # at these sizes. Exact, because the discriminator has no batch statistics.
         logits_real, logits_fake = self._discriminate(
-            torch.cat([real, fake.detach()]), torch.cat([labels, labels])
+            self.nets["discriminator"], torch.cat([real, fake.detach()]), torch.cat([labels, labels])
         ).chunk(2)
         loss_d = self.loss.discriminator(logits_real, logits_fake)
         self.optimizers["discriminator"].zero_grad(set_to_none=True)
@@ -90,10 +93,11 @@ class CGANTrainer(Trainer):
         self.optimizers["discriminator"].step()
 
         # D's weights get no gradient from the generator step: freezing them skips the
-        # weight-gradient half of D's backward pass (the largest cost on CPU).
+        # weight-gradient half of D's backward pass (the largest cost on CPU). Called
+        # unwrapped: a frozen D has no gradients for DDP to average.
         gan.discriminator.requires_grad_(False)
         try:
-            loss_g = self.loss.generator(self._discriminate(fake, labels))
+            loss_g = self.loss.generator(self._discriminate(gan.discriminator, fake, labels))
             self.optimizers["generator"].zero_grad(set_to_none=True)
             loss_g.backward()
         finally:

@@ -14,6 +14,21 @@ from synthaug.training.latent_gmm import fit_latent_gmm
 from synthaug.training.registry import register_trainer
 
 
+class _EncodeDecode(torch.nn.Module):
+    """The cVAE's training forward pass as one module, so DDP can wrap it under torchrun."""
+
+    def __init__(self, vae: ConditionalVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor,
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(mu, logvar, decoder logits)`` for a batch, with ``z`` drawn from ``generator``."""
+        mu, logvar = self.vae.encode(images, labels)
+        z = self.vae.reparameterize(mu, logvar, generator=generator)
+        return mu, logvar, self.vae.decode_logits(z, labels)
+
+
 @register_trainer("cvae")
 class CVAETrainer(Trainer):
     """Loss = reconstruction + beta * KL, both per image, with a linear KL warm-up.
@@ -49,13 +64,13 @@ class CVAETrainer(Trainer):
             fit_latent_gmm(self.model, data, self.gmm_components, seed=self.config.seed)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"vae": torch.optim.Adam(self.model.parameters(), lr=self.lr)}
+        return {"vae": self.adam(self.model.parameters())}
+
+    def trained_modules(self) -> dict[str, torch.nn.Module]:
+        return {"vae": _EncodeDecode(self.model)}
 
     def training_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        vae = self.model
-        mu, logvar = vae.encode(images, labels)
-        z = vae.reparameterize(mu, logvar, generator=self.rng)
-        logits = vae.decode_logits(z, labels)
+        mu, logvar, logits = self.nets["vae"](images, labels, self.rng)
         batch = len(images)
         recon = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / batch
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / batch

@@ -56,7 +56,7 @@ class DAETrainer(Trainer):
         self._preview: tuple[torch.Tensor, torch.Tensor] | None = None  # (clean, corrupted), fixed for the run
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"dae": torch.optim.Adam(self.model.parameters(), lr=self.lr)}
+        return {"dae": self.adam(self.model.parameters())}
 
     def prepare(self, data: LabelledImages) -> None:
         count = self.config.samples_per_class
@@ -76,7 +76,7 @@ class DAETrainer(Trainer):
 
     def training_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         corrupted = self.corruptions(images, generator=self.rng)
-        loss = F.mse_loss(self.model(corrupted), images)
+        loss = F.mse_loss(self.nets["model"](corrupted), images)
         self.optimizers["dae"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["dae"].step()

@@ -37,6 +37,7 @@ from synthaug.cli import main  # noqa: E402
 from synthaug.data.real import LabelledImages, RealData  # noqa: E402
 from synthaug.errors import BundleError  # noqa: E402
 from synthaug.filters import Filter, train_filter_classifier  # noqa: E402
+from synthaug.sharding import export_npz_shard, write_manifest  # noqa: E402
 from synthaug.metrics import evaluate_generator  # noqa: E402
 from synthaug.training import CGANTrainer, TrainingConfig  # noqa: E402
 from synthaug.transforms import (  # noqa: E402
@@ -159,6 +160,17 @@ def hw(*shape: int, dtype: Any = np.uint8, fill: float = 0) -> np.ndarray:
     return np.full(shape, fill, dtype=dtype)
 
 
+def shards(c: "Ctx", name: str, indices: range = range(2), corrupt: int | None = None, **kwargs: Any) -> Path:
+    """Shards ``indices`` of a 2-shard, 4-item export of ``c.gan`` in ``c.tmp/name``; shard ``corrupt`` gets a flipped byte."""
+    for i in indices:
+        export_npz_shard(c.gan, c.path(name), i, 2, **{"num_samples": 4, "progress": False, "force": True, **kwargs})
+    if corrupt is not None:
+        path = c.tmp / name / f"shard-{corrupt:05d}-of-00002.npz"
+        data = path.read_bytes()
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    return c.tmp / name
+
+
 # -- the table -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -187,6 +199,8 @@ DN = "Denoise(dae)(image)"
 VV = "VAEVariation(cvae)(image, label)"
 SAD = "synthaug.albumentations.Denoise(dae)(image=...)"
 SAV = "synthaug.albumentations.VAEVariation(cvae)(image=..., label=...)"
+SHARD = "export_npz_shard(gen, out_dir, shard_index, num_shards, ...)"
+EXP = "ExportedDataset(path)"
 OK_IMAGE = lambda: images(1, 8, 8)  # noqa: E731
 
 ROWS: list[Row] = [
@@ -292,6 +306,50 @@ ROWS: list[Row] = [
     Row("ChunkShuffleSampler(dataset)", "buffer_chunks above the cache",
         lambda c: synthaug.ChunkShuffleSampler(c.dataset, buffer_chunks=5), ValueError,
         r"buffer_chunks \(5\) must be at most the dataset's cache_chunks \(2\)"),
+
+    # sharded export and reading it back -------------------------------------------------------------
+    Row(SHARD, "shard_index=3 of num_shards=3",
+        lambda c: export_npz_shard(c.gan, c.path("s"), 3, 3, num_samples=4, progress=False), ValueError,
+        r"shard_index must be < num_shards \(3\), got 3"),
+    Row(SHARD, "shard_index=-1", lambda c: export_npz_shard(c.gan, c.path("s"), -1, 3, num_samples=4), ValueError,
+        r"shard_index must be >= 0, got -1"),
+    Row(SHARD, "num_shards=0", lambda c: export_npz_shard(c.gan, c.path("s"), 0, 0, num_samples=4), ValueError,
+        r"num_shards must be > 0, got 0"),
+    Row(SHARD, "num_shards=2.5", lambda c: export_npz_shard(c.gan, c.path("s"), 0, 2.5, num_samples=4), TypeError,
+        r"num_shards must be an int, got float 2.5"),
+    Row(SHARD, "out_dir an existing file",
+        lambda c: export_npz_shard(c.gan, c.a_file, 0, 2, num_samples=4, progress=False), ValueError,
+        r"out_dir '.*a_file.txt' is a file; expected a directory for the shards"),
+    Row(SHARD, "out_dir holding shards of another seed",
+        lambda c: shards(c, "mixed-runs", range(1), seed=1) and shards(c, "mixed-runs", range(1, 2)), ValueError,
+        r"shard-00000-of-00002.json belongs to a different run \(seed 1 there vs 0 here\)"),
+    Row(SHARD, "out_dir holding shards of a 2-shard run, num_shards=3",
+        lambda c: shards(c, "other-k", range(1)) and export_npz_shard(c.gan, c.path("other-k"), 0, 3, num_samples=4),
+        ValueError, r"shard-00000-of-00002.* belongs to a 2-shard export, not 3 shards"),
+    Row("synthaug.sharding.write_manifest(out_dir)", "shard 1 of 2 missing",
+        lambda c: write_manifest(shards(c, "half", range(1))), ValueError, r"shard\(s\) \[1\] of 2 are missing"),
+    Row("synthaug.sharding.write_manifest(out_dir)", "a file", lambda c: write_manifest(c.a_file), ValueError,
+        r"out_dir '.*a_file.txt' is not a directory of shards"),
+    Row("synthaug.sharding.write_manifest(out_dir)", "a shard whose bytes changed",
+        lambda c: write_manifest(shards(c, "changed", corrupt=0)), ValueError,
+        r"shard-00000-of-00002.npz: sha256 does not match its sidecar"),
+    Row(EXP, "a path that does not exist", lambda c: synthaug.ExportedDataset(c.path("no-such-export")), ValueError,
+        r"path '.*no-such-export' does not exist; expected a sharded export directory or an .npz file"),
+    Row(EXP, "path=None", lambda c: synthaug.ExportedDataset(None), TypeError,
+        r"path must be a directory or .npz path \(str or Path\), got NoneType None"),
+    Row(EXP, "a directory without manifest.json (shards missing)",
+        lambda c: synthaug.ExportedDataset(shards(c, "incomplete", range(1))), ValueError,
+        r"incomplete: no manifest.json; the export is incomplete \(1 shard sidecar\(s\) found\)"),
+    Row(EXP, "a corrupted shard", lambda c: synthaug.ExportedDataset(shards(c, "corrupted", corrupt=1)), ValueError,
+        r"shard-00001-of-00002.npz: sha256 does not match manifest.json"),
+    Row(EXP, "a text file, not an .npz", lambda c: synthaug.ExportedDataset(c.a_file), ValueError,
+        r"a_file.txt: not a readable .npz file"),
+    Row(EXP, "image_type='jpg'", lambda c: synthaug.ExportedDataset(c.a_file, image_type="jpg"), ValueError,
+        r"image_type must be one of \('pil', 'tensor', 'numpy'\), got 'jpg'"),
+    Row(EXP, "verify='yes' (not a bool)", lambda c: synthaug.ExportedDataset(c.a_file, verify="yes"), TypeError,
+        r"verify must be a bool, got str 'yes'"),
+    Row(EXP, "transform=5 (not callable)", lambda c: synthaug.ExportedDataset(c.a_file, transform=5), TypeError,
+        r"transform must be a callable or None, got int 5"),
 
     # mix ------------------------------------------------------------------------------------------
     Row(MIX, "1-channel generator, 3-channel real data",
@@ -714,6 +772,38 @@ ROWS: list[Row] = [
         r"argument --device: device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'gpu7'"),
     cli("sample", "--device cuda:99", lambda c: ["sample", c.bundle, "--out", c.path("o.npz"), "--device", "cuda:99"],
         r"argument --device: device='cuda:99': (CUDA is not available on this machine|this machine has \d+ CUDA device)"),
+    cli("sample", "--shards 0", lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shards", "0"],
+        r"argument --shards: expected a positive integer, got 0"),
+    cli("sample", "--shard-index -1",
+        lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shards", "2", "--shard-index", "-1"],
+        r"argument --shard-index: expected an integer >= 0, got -1"),
+    cli("sample", "--shard-index without --shards",
+        lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shard-index", "1"],
+        r"--shard-index 1 needs --shards K"),
+    cli("sample", "--shards without --shard-index", lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shards", "2"],
+        r"--shards 2 needs --shard-index I \(which shard to write, 0..1\)"),
+    cli("sample", "--shard-index 2 with --shards 2",
+        lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shards", "2", "--shard-index", "2"],
+        r"--shard-index 2 must be < --shards 2"),
+    cli("sample", "--shards with --format imagefolder",
+        lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shards", "2", "--shard-index", "0", "--format",
+                   "imagefolder"], r"--format imagefolder cannot be sharded: --shards \(and torchrun\) write npz shards"),
+    cli("sample", "--shards with --out o.png (a grid)",
+        lambda c: ["sample", c.bundle, "--out", c.path("o.png"), "--shards", "2", "--shard-index", "0"],
+        r"--out '.*o.png' \(a grid\) cannot be sharded"),
+    cli("sample", "--shards with --out o.npz (a file name)",
+        lambda c: ["sample", c.bundle, "--out", c.path("o.npz"), "--shards", "2", "--shard-index", "0"],
+        r"--out '.*o.npz' names an .npz file, but shards go into a directory"),
+    cli("sample", "--shards with --out an existing file",
+        lambda c: ["sample", c.bundle, "--out", c.a_file, "--shards", "2", "--shard-index", "0"],
+        r"--out '.*a_file.txt' is a file; shards go into a directory"),
+    cli("sample", "--shards with --per-class",
+        lambda c: ["sample", c.bundle, "--out", c.path("sh"), "--shards", "2", "--shard-index", "0", "--per-class", "3"],
+        r"--per-class does not apply to --format npz"),
+    cli("sample", "--shards into a directory of another run",
+        lambda c: ["sample", c.bundle, "--out", str(shards(c, "cli-other-run", range(1), seed=7)), "--shards", "2",
+                   "--shard-index", "1", "--n", "4", "--no-progress"],
+        r"belongs to a different run \(.*seed 7 there vs 0 here"),
     cli("info", "a bundle path that does not exist", lambda c: ["info", c.path("no-such-bundle")],
         r"argument bundle: bundle directory '.*no-such-bundle' does not exist"),
     cli("train", "unknown model 'gan'", lambda c: ["train", "gan", "--data", "digits", "--out", c.path("run")],

@@ -3,7 +3,6 @@ errors that name the failing item, thread-safe loading, and a small soak run."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import random

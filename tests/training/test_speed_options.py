@@ -25,6 +25,7 @@ def test_defaults_follow_the_device():
     (dict(amp="fp16"), ValueError, "amp must be"),
     (dict(channels_last="yes"), TypeError, "channels_last"),
     (dict(compile=1), TypeError, "compile"),
+    (dict(compile="fast"), ValueError, r"compile must be True, False or one of 'default', 'reduce-overhead'"),
 ])
 def test_bad_speed_options_are_named(overrides, error, words):
     with pytest.raises(error, match=words):
@@ -44,3 +45,15 @@ def test_bf16_channels_last_training_runs_and_learns(trainer_cls, family, genera
         assert losses[-1] < losses[0]
     images = model.sample(torch.arange(3))
     assert images.dtype == torch.float32 and images.shape == (3, 1, 8, 8)
+
+
+@pytest.mark.parametrize("trainer_cls, family, names", [(CGANTrainer, "cgan", {"generator", "discriminator"}),
+                                                        (CVAETrainer, "cvae", {"vae"})])
+def test_compile_compiles_the_networks_the_training_step_calls(trainer_cls, family, names, generator_factory,
+                                                               tmp_path):
+    """Not the top-level model, whose forward the step never calls (compiling it would change nothing)."""
+    trainer = trainer_cls(generator_factory(family), tmp_path, compile="reduce-overhead", progress=False)
+    assert set(trainer.nets) == names
+    assert all(net._compiled_call_impl is not None for net in trainer.nets.values())
+    plain = trainer_cls(generator_factory(family), tmp_path, progress=False)
+    assert all(net._compiled_call_impl is None for net in plain.nets.values())

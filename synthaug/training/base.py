@@ -71,6 +71,11 @@ class TrainingConfig:
     amp: str = "auto"
     channels_last: bool | None = None
     compile: bool | str = False  # True, or a torch.compile mode: "default", "reduce-overhead", "max-autotune"
+    # Where batches are cut from: None (auto) copies the training set to the device as one
+    # tensor when it takes at most half the free GPU memory (batches are then index
+    # lookups on the device), else keeps it in pinned host memory and copies each batch
+    # asynchronously. True / False force either.
+    preload: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "log_every", "samples_per_class"):
@@ -92,6 +97,8 @@ class TrainingConfig:
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
         if self.channels_last is not None and not isinstance(self.channels_last, bool):
             raise TypeError(f"channels_last must be a bool or None (auto), got {self.channels_last!r}")
+        if self.preload is not None and not isinstance(self.preload, bool):
+            raise TypeError(f"preload must be a bool or None (auto), got {type(self.preload).__name__} {self.preload!r}")
         if not isinstance(self.compile, (bool, str)):
             raise TypeError(f"compile must be a bool or a torch.compile mode, got {type(self.compile).__name__} {self.compile!r}")
         if isinstance(self.compile, str) and self.compile not in COMPILE_MODES:
@@ -264,6 +271,33 @@ class Trainer:
             order = torch.randperm(num_items, generator=self.rng, device=self.device)
         return [order[i * size : (i + 1) * size] for i in range(steps)]
 
+    def _training_images(self, images: torch.Tensor) -> torch.Tensor:
+        """The training images where batches are cut from: on the device, or in (pinned) host memory.
+
+        See ``TrainingConfig.preload``. On the device, batches cost no copy and no host
+        sync; an MNIST-sized set (60,000 x 28 x 28 float32, 188 MB) always fits.
+        """
+        preload = self.config.preload
+        if preload is None:
+            preload = self.device.type != "cuda" or images.nbytes <= torch.cuda.mem_get_info(self.device)[0] // 2
+        if preload:
+            images = images.to(self.device)
+            return images.contiguous(memory_format=torch.channels_last) if self.config.use_channels_last else images
+        logger.info("training images (%.0f MB) stay in host memory; each batch is copied to %s",
+                    images.nbytes / 2**20, self.device)
+        return images.pin_memory() if self.device.type == "cuda" else images
+
+    def _batch(self, images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The images of one batch, on the device (from a host-memory set: gathered, then copied asynchronously)."""
+        if images.device == self.device:
+            return images[index]
+        batch = images[index.cpu()]
+        if self.device.type == "cuda":
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        else:
+            batch = batch.to(self.device)
+        return batch.contiguous(memory_format=torch.channels_last) if self.config.use_channels_last else batch
+
     # -- checkpoints -------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
@@ -380,9 +414,7 @@ class Trainer:
         self.nets = {name: self.dist.wrap(net) for name, net in self._trained.items()}
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        images, labels = data.images.to(self.device), data.labels.to(self.device)
-        if self.config.use_channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images, labels = self._training_images(data.images), data.labels.to(self.device)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.use_bf16)
         steps_per_epoch = self._steps_per_epoch(len(data))
         total = steps_per_epoch * self.config.epochs
@@ -421,7 +453,7 @@ class Trainer:
                 batches = self._batches(labels, epoch)
                 for position, index in enumerate(batches, 1):
                     with autocast:
-                        losses = self.training_step(images[index], labels[index])
+                        losses = self.training_step(self._batch(images, index), labels[index])
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1

@@ -57,3 +57,20 @@ def test_compile_compiles_the_networks_the_training_step_calls(trainer_cls, fami
     assert all(net._compiled_call_impl is not None for net in trainer.nets.values())
     plain = trainer_cls(generator_factory(family), tmp_path, progress=False)
     assert all(net._compiled_call_impl is None for net in plain.nets.values())
+
+
+def test_preload_false_keeps_images_on_the_host_and_trains_the_same(generator_factory, pattern_data, tmp_path):
+    """The host-memory path (for sets larger than the GPU) cuts the same batches as the preloaded one."""
+    runs = {}
+    for preload in (True, False):
+        trainer = CVAETrainer(generator_factory("cvae"), tmp_path / str(preload), epochs=2, batch_size=16, seed=0,
+                              sample_every=0, progress=False, preload=preload)
+        if not preload:  # on the host, batches are gathered from the caller's tensor: no copy of the set
+            assert trainer._training_images(pattern_data.images).data_ptr() == pattern_data.images.data_ptr()
+        runs[preload] = trainer.fit(pattern_data)
+    def without_times(history):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
+
+    assert without_times(runs[True].history) == without_times(runs[False].history)
+    with pytest.raises(TypeError, match="preload must be a bool or None"):
+        TrainingConfig(preload="yes")

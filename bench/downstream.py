@@ -83,7 +83,7 @@ def budget(quick: bool, smoke: bool) -> Budget:
                       all_rows=not quick, guard_seeds=1)
     if quick:
         return Budget(seeds=3, protocols=["low100"], all_rows=False, **SHARED)
-    return Budget(seeds=3, protocols=["low100", "longtail", "full"], **SHARED)
+    return Budget(seeds=3, protocols=["low50", "low100", "low500", "longtail", "full"], **SHARED)
 
 
 def kind_of(protocol: str) -> str:

@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--batches", default="64,256", help="training batch sizes, comma-separated")
     parser.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="trainer amp option")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--compile", action="store_true", help="torch.compile the trained networks")
+    parser.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                        help="torch.compile the trained networks (MODE: default, reduce-overhead, max-autotune)")
     parser.add_argument("--tag", default="", help="suffix of the result file (throughput-TAG.json)")
     args = parser.parse_args()
     speed = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}

@@ -141,6 +141,13 @@ class ConditionalVAE(ConditionalGenerator):
             raise ValueError(f"images must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}")
         if len(labels) != len(images):
             raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(images)} images")
+        return self.encode_unchecked(images, labels)
+
+    def encode_unchecked(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode` without validating its inputs, for training loops whose data was checked once.
+
+        The label range check reads the labels back to the host: on a GPU, a sync per call.
+        """
         planes = F.one_hot(labels, self.num_classes).to(images.dtype)[:, :, None, None]
         planes = planes.expand(-1, -1, *images.shape[2:])
         moments = self.to_moments(self.encoder(torch.cat([images * 2 - 1, planes], dim=1)))

@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
 from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
-from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.training.distributed import DistributedRun
+from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.utils.devices import check_device
 from synthaug.utils.seeding import stream_seed
 from synthaug.viz import save_generator_grid, save_loss_curves

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthaug-installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-fast coverage lint format clean
 
 install: $(STAMP)
 
@@ -19,8 +19,26 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/synthaug demo
 
+# PYTEST_ARGS adds options: CI runs `make test PYTEST_ARGS=--cov` (see .ci/run).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The full suite with line and branch coverage of synthaug (the figure in the README).
+coverage: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+# ruff (lint + format check) and mypy, as CI runs them before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check synthaug tests bench examples
+	$(BIN)/ruff format --check synthaug tests bench examples
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix synthaug tests bench examples
+	$(BIN)/ruff format synthaug tests bench examples
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml *.egg-info

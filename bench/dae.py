@@ -47,8 +47,17 @@ def main(argv: list[str] | None = None) -> dict:
     with seeded(args.seed):
         dae = synthaug.DenoisingAutoencoder(channels=1, image_size=16, width=args.width)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = DAETrainer(dae, run_dir, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                             device=args.device, sample_every=0, progress=False, preview_images=data.test.images)
+        trainer = DAETrainer(
+            dae,
+            run_dir,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            device=args.device,
+            sample_every=0,
+            progress=False,
+            preview_images=data.test.images,
+        )
         result = trainer.fit(data.train)
     start = time.perf_counter()
     report = denoising_report(dae, data.test.images, seed=args.seed)
@@ -59,18 +68,30 @@ def main(argv: list[str] | None = None) -> dict:
         "data": {"name": "digits", "image_size": 16, "train": len(data.train), "test": len(data.test)},
         "model": dae.config,
         "parameters": sum(p.numel() for p in dae.parameters()),
-        "training": {"epochs": args.epochs, "batch_size": args.batch_size, "steps": result.steps, "seed": args.seed,
-                     "corruptions": trainer.corruptions.weights, "final_loss": result.final_losses.get("loss"),
-                     "seconds": round(result.seconds, 1)},
+        "training": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "steps": result.steps,
+            "seed": args.seed,
+            "corruptions": trainer.corruptions.weights,
+            "final_loss": result.final_losses.get("loss"),
+            "seconds": round(result.seconds, 1),
+        },
         "eval_seconds": round(eval_seconds, 2),
-        "machine": {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "python": platform.python_version()},
+        "machine": {
+            "device": args.device,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "report": report,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "dae.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{summary['command']}: {result.steps} steps in {result.seconds:.0f}s on {args.device}, "
-          f"{len(data.test)} held-out 16x16 digits\n")
+    print(
+        f"{summary['command']}: {result.steps} steps in {result.seconds:.0f}s on {args.device}, "
+        f"{len(data.test)} held-out 16x16 digits\n"
+    )
     print(report_table(report))
     return summary
 

@@ -44,8 +44,9 @@ def default_cgan(bundle: str | None = None) -> synthaug.ConditionalGAN:
 
 
 def epoch_seconds(dataset, workers: int) -> float:
-    loader = DataLoader(dataset, batch_size=128, shuffle=True, num_workers=workers,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        dataset, batch_size=128, shuffle=True, num_workers=workers, generator=torch.Generator().manual_seed(0)
+    )
     start = time.perf_counter()
     for _ in loader:
         pass
@@ -76,9 +77,19 @@ def memory_child(items: int, bundle: str | None, cache_chunks: int | None) -> No
             break
     seconds = time.perf_counter() - start
     peak = rss_mb("VmHWM")
-    print(json.dumps({"baseline_mb": round(baseline, 1), "peak_mb": round(peak, 1), "end_mb": round(rss_mb(), 1),
-                      "peak_above_baseline_mb": round(peak - baseline, 1), "items": items,
-                      "items_per_s": round(items / seconds), "cache_chunks": ds.cache_chunks}))
+    print(
+        json.dumps(
+            {
+                "baseline_mb": round(baseline, 1),
+                "peak_mb": round(peak, 1),
+                "end_mb": round(rss_mb(), 1),
+                "peak_above_baseline_mb": round(peak - baseline, 1),
+                "items": items,
+                "items_per_s": round(items / seconds),
+                "cache_chunks": ds.cache_chunks,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -86,7 +97,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=60_000, help="dataset size for the epoch timings")
     parser.add_argument("--virtual-items", type=int, default=100_000, help="items read from the 10M virtual set")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--bundle", default=None, help="a trained 28x28 cGAN bundle (default: the seeded initialisation)")
+    parser.add_argument(
+        "--bundle", default=None, help="a trained 28x28 cGAN bundle (default: the seeded initialisation)"
+    )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache-chunks", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -110,33 +123,58 @@ def main() -> None:
         else:
             warm_up_s = 0.0
         warm_s = min(epoch_seconds(synthetic, workers) for _ in range(2))
-        rows.append({"num_workers": workers, "tensor_dataset_s": round(tensor_s, 3),
-                     "synthetic_first_epoch_s": round(first_s, 3), "synthetic_warm_epoch_s": round(warm_s, 3),
-                     "warm_up_s": round(warm_up_s, 2), "first_epoch_ratio": round(first_s / tensor_s, 2),
-                     "warm_ratio": round(warm_s / tensor_s, 3)})
+        rows.append(
+            {
+                "num_workers": workers,
+                "tensor_dataset_s": round(tensor_s, 3),
+                "synthetic_first_epoch_s": round(first_s, 3),
+                "synthetic_warm_epoch_s": round(warm_s, 3),
+                "warm_up_s": round(warm_up_s, 2),
+                "first_epoch_ratio": round(first_s / tensor_s, 2),
+                "warm_ratio": round(warm_s / tensor_s, 3),
+            }
+        )
     memory = []
     for cache_chunks in (None, 64):
-        child = subprocess.run([sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)]
-                               + (["--bundle", args.bundle] if args.bundle else [])
-                               + (["--cache-chunks", str(cache_chunks)] if cache_chunks else []),
-                               check=True, capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--memory-child", "--virtual-items", str(args.virtual_items)]
+            + (["--bundle", args.bundle] if args.bundle else [])
+            + (["--cache-chunks", str(cache_chunks)] if cache_chunks else []),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         memory.append(json.loads(child.stdout.strip().splitlines()[-1]))
-    result = {"command": "python bench/dataloader.py" + (f" --bundle {args.bundle}" if args.bundle else ""),
-              "generator": args.bundle or "default ConditionalGAN(10 classes, 1x28x28), seeded initialisation", "items": len(labels), "batch_size": 128,
-              "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
-              "epochs": rows, "virtual_10M": memory}
+    result = {
+        "command": "python bench/dataloader.py" + (f" --bundle {args.bundle}" if args.bundle else ""),
+        "generator": args.bundle or "default ConditionalGAN(10 classes, 1x28x28), seeded initialisation",
+        "items": len(labels),
+        "batch_size": 128,
+        "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
+        "epochs": rows,
+        "virtual_10M": memory,
+    }
     (args.out / "dataloader.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"{len(labels):,} items of 1x28x28 float32, batch 128, shuffle; {result['device']}\n")
-    print("| num_workers | TensorDataset s/epoch | SyntheticDataset first epoch s | warm epoch s | "
-          "first-epoch ratio | warm ratio |\n|---|---|---|---|---|---|")
+    print(
+        "| num_workers | TensorDataset s/epoch | SyntheticDataset first epoch s | warm epoch s | "
+        "first-epoch ratio | warm ratio |\n|---|---|---|---|---|---|"
+    )
     for r in rows:
-        print(f"| {r['num_workers']} | {r['tensor_dataset_s']:.2f} | {r['synthetic_first_epoch_s']:.2f} | "
-              f"{r['synthetic_warm_epoch_s']:.2f} | {r['first_epoch_ratio']:.2f} | {r['warm_ratio']:.2f} |")
+        print(
+            f"| {r['num_workers']} | {r['tensor_dataset_s']:.2f} | {r['synthetic_first_epoch_s']:.2f} | "
+            f"{r['synthetic_warm_epoch_s']:.2f} | {r['first_epoch_ratio']:.2f} | {r['warm_ratio']:.2f} |"
+        )
     print(f"\n10,000,000-item virtual dataset, {args.virtual_items:,} items read in ChunkShuffleSampler order\n")
-    print("| cache_chunks | RSS baseline MB | peak MB | peak above baseline MB | end MB | items/s |\n|---|---|---|---|---|---|")
+    print(
+        "| cache_chunks | RSS baseline MB | peak MB | peak above baseline MB | end MB | items/s |\n|---|---|---|---|---|---|"
+    )
     for m in memory:
-        print(f"| {m['cache_chunks']} | {m['baseline_mb']} | {m['peak_mb']} | {m['peak_above_baseline_mb']} | "
-              f"{m['end_mb']} | {m['items_per_s']:,} |")
+        print(
+            f"| {m['cache_chunks']} | {m['baseline_mb']} | {m['peak_mb']} | {m['peak_above_baseline_mb']} | "
+            f"{m['end_mb']} | {m['items_per_s']:,} |"
+        )
+
 
 if __name__ == "__main__":
     main()

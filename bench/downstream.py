@@ -23,16 +23,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import warnings
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import albumentations as A
 import numpy as np
 import torch
 import torch.nn.functional as F
+from quality import long_tail  # noqa: E402  (bench/quality.py: the same long-tail protocol)
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
@@ -43,8 +45,6 @@ from synthaug.metrics.classifier import SmallCNN
 from synthaug.training import CGANTrainer, CVAETrainer
 from synthaug.transforms import VAEVariation
 from synthaug.utils.seeding import seeded
-
-from quality import long_tail  # noqa: E402  (bench/quality.py: the same long-tail protocol)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,17 +70,27 @@ class Budget:
     guard_seeds: int = 2
 
 
-SHARED = dict(classifier_steps={"low": 500, "longtail": 1000, "full": 1000},
-              gan_epochs={"low": 60, "longtail": 15, "full": 5}, vae_epochs={"low": 60, "longtail": 30, "full": 10},
-              filter_steps=500)
+SHARED = dict(
+    classifier_steps={"low": 500, "longtail": 1000, "full": 1000},
+    gan_epochs={"low": 60, "longtail": 15, "full": 5},
+    vae_epochs={"low": 60, "longtail": 30, "full": 10},
+    filter_steps=500,
+)
 
 
 def budget(quick: bool, smoke: bool) -> Budget:
     if smoke:
         tiny = {"low": 2, "longtail": 2, "full": 1}
-        return Budget(seeds=1, classifier_steps={"low": 30, "longtail": 30, "full": 30}, gan_epochs=tiny,
-                      vae_epochs=tiny, filter_steps=20, protocols=["low20", "longtail"],
-                      all_rows=not quick, guard_seeds=1)
+        return Budget(
+            seeds=1,
+            classifier_steps={"low": 30, "longtail": 30, "full": 30},
+            gan_epochs=tiny,
+            vae_epochs=tiny,
+            filter_steps=20,
+            protocols=["low20", "longtail"],
+            all_rows=not quick,
+            guard_seeds=1,
+        )
     if quick:
         return Budget(seeds=3, protocols=["low100"], all_rows=False, **SHARED)
     return Budget(seeds=3, protocols=["low50", "low100", "low500", "longtail", "full"], **SHARED)
@@ -93,8 +103,10 @@ def kind_of(protocol: str) -> str:
 # ----------------------------------------------------------------------------- data
 def per_class_subset(data: LabelledImages, per_class: int, seed: int) -> LabelledImages:
     rng = np.random.default_rng(seed)
-    keep = [rng.choice(np.flatnonzero(data.labels.numpy() == c), size=per_class, replace=False)
-            for c in range(int(data.labels.max()) + 1)]
+    keep = [
+        rng.choice(np.flatnonzero(data.labels.numpy() == c), size=per_class, replace=False)
+        for c in range(int(data.labels.max()) + 1)
+    ]
     index = torch.from_numpy(np.sort(np.concatenate(keep)))
     return LabelledImages(data.images[index], data.labels[index])
 
@@ -143,11 +155,14 @@ class Varied(Dataset):
 
 def classic_augmentation(seed: int) -> A.Compose:
     """Flips, small shifts/rotations/scales and erasing: the usual Fashion-MNIST recipe."""
-    return A.Compose(seed=seed, transforms=[
-        A.HorizontalFlip(p=0.5),
-        A.Affine(translate_percent=(-0.1, 0.1), scale=(0.9, 1.1), rotate=(-10, 10), p=0.7),
-        A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.1, 0.3), hole_width_range=(0.1, 0.3), p=0.5),
-    ])
+    return A.Compose(
+        seed=seed,
+        transforms=[
+            A.HorizontalFlip(p=0.5),
+            A.Affine(translate_percent=(-0.1, 0.1), scale=(0.9, 1.1), rotate=(-10, 10), p=0.7),
+            A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.1, 0.3), hole_width_range=(0.1, 0.3), p=0.5),
+        ],
+    )
 
 
 # ----------------------------------------------------------------------------- one classifier run
@@ -167,8 +182,9 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def fit(recipe: Recipe, dataset: Dataset, seed: int, steps: int, batch_size: int, k: int,
-        image_shape: tuple[int, int, int]) -> SmallCNN:
+def fit(
+    recipe: Recipe, dataset: Dataset, seed: int, steps: int, batch_size: int, k: int, image_shape: tuple[int, int, int]
+) -> SmallCNN:
     """Train the shared SmallCNN on ``dataset`` the recipe's way for exactly ``steps`` Adam steps."""
     items = Items(dataset, classic_augmentation(seed) if recipe.augment else None, recipe.synthetic_weight)
     labels = np.asarray(synthaug.data.read_labels(dataset, progress=False))
@@ -176,12 +192,21 @@ def fit(recipe: Recipe, dataset: Dataset, seed: int, steps: int, batch_size: int
     rng = torch.Generator().manual_seed(seed)
     if recipe.balanced_sampler:
         weights = torch.from_numpy(1.0 / counts[labels]).double()
-        loader = DataLoader(items, batch_size=batch_size, generator=rng,
-                            sampler=WeightedRandomSampler(weights, num_samples=steps * batch_size, generator=rng))
+        loader = DataLoader(
+            items,
+            batch_size=batch_size,
+            generator=rng,
+            sampler=WeightedRandomSampler(weights, num_samples=steps * batch_size, generator=rng),
+        )
     else:
-        loader = DataLoader(items, batch_size=batch_size, shuffle=True, drop_last=len(items) > batch_size, generator=rng)
-    class_weight = torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float32) \
-        if recipe.class_weighted_loss else None
+        loader = DataLoader(
+            items, batch_size=batch_size, shuffle=True, drop_last=len(items) > batch_size, generator=rng
+        )
+    class_weight = (
+        torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float32)
+        if recipe.class_weighted_loss
+        else None
+    )
     with seeded(seed):
         model = SmallCNN(k, image_shape[0], image_shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -201,8 +226,9 @@ def fit(recipe: Recipe, dataset: Dataset, seed: int, steps: int, batch_size: int
                 perm = torch.randperm(len(images), generator=rng)
                 images = lam * images + (1 - lam) * images[perm]
                 out = model(images)
-                loss = lam * F.cross_entropy(out, targets, weight=class_weight, reduction="none") + \
-                    (1 - lam) * F.cross_entropy(out, targets[perm], weight=class_weight, reduction="none")
+                loss = lam * F.cross_entropy(out, targets, weight=class_weight, reduction="none") + (
+                    1 - lam
+                ) * F.cross_entropy(out, targets[perm], weight=class_weight, reduction="none")
             else:
                 out = model(images)
                 loss = F.cross_entropy(out, targets, weight=class_weight, reduction="none")
@@ -229,22 +255,37 @@ def predict(model: SmallCNN, images: torch.Tensor) -> np.ndarray:
         return torch.cat([model(images[i : i + 1000]).argmax(1) for i in range(0, len(images), 1000)]).numpy()
 
 
-def train_and_score(recipe: Recipe, seed: int, steps: int, batch_size: int, test: LabelledImages, k: int,
-                    image_shape: tuple[int, int, int]) -> dict[str, Any]:
+def train_and_score(
+    recipe: Recipe,
+    seed: int,
+    steps: int,
+    batch_size: int,
+    test: LabelledImages,
+    k: int,
+    image_shape: tuple[int, int, int],
+) -> dict[str, Any]:
     start = time.perf_counter()
     dataset = recipe.build(seed)
     predicted = predict(fit(recipe, dataset, seed, steps, batch_size, k, image_shape), test.images)
     truth = test.labels.numpy()
     recalls = recall_score(truth, predicted, average=None, labels=list(range(k)), zero_division=0)
-    return {"row": recipe.name, "seed": seed, "accuracy": float((predicted == truth).mean()),
-            "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
-            "worst_class_recall": float(recalls.min()), "per_class_recall": [round(float(r), 4) for r in recalls],
-            "train_items": len(dataset), "seconds": round(time.perf_counter() - start, 1), "notes": recipe.notes}
+    return {
+        "row": recipe.name,
+        "seed": seed,
+        "accuracy": float((predicted == truth).mean()),
+        "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+        "worst_class_recall": float(recalls.min()),
+        "per_class_recall": [round(float(r), 4) for r in recalls],
+        "train_items": len(dataset),
+        "seconds": round(time.perf_counter() - start, 1),
+        "notes": recipe.notes,
+    }
 
 
 # ----------------------------------------------------------------------------- generators
-def trained_generator(family: str, protocol: str, train: LabelledImages, epochs: int, out: Path,
-                      names: list[str]) -> synthaug.ConditionalGenerator:
+def trained_generator(
+    family: str, protocol: str, train: LabelledImages, epochs: int, out: Path, names: list[str]
+) -> synthaug.ConditionalGenerator:
     """Train once per protocol and save; later runs load the bundle."""
     path = out / "bundles" / f"{protocol}-{family}"
     if (path / "config.json").exists():
@@ -257,8 +298,9 @@ def trained_generator(family: str, protocol: str, train: LabelledImages, epochs:
     trainer = CGANTrainer if family == "cgan" else CVAETrainer
     t0 = time.perf_counter()
     trainer(model, path, epochs=epochs, seed=0, progress=False, sample_every=0, **options).fit(train)
-    (path / "bench_training.json").write_text(json.dumps({"epochs": epochs, "seconds": round(time.perf_counter() - t0, 1),
-                                                          "options": options}) + "\n")
+    (path / "bench_training.json").write_text(
+        json.dumps({"epochs": epochs, "seconds": round(time.perf_counter() - t0, 1), "options": options}) + "\n"
+    )
     return synthaug.load(path)
 
 
@@ -272,8 +314,16 @@ def fidelity_per_class(gen, classifier, per_class: int = 200) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- rows
-def recipes(protocol: str, train: LabelledImages, gens: dict, screen: Filter, fidelity: dict[str, np.ndarray],
-            k: int, all_rows: bool = True, guard: Callable[[int], Dataset] | None = None) -> list[Recipe]:
+def recipes(
+    protocol: str,
+    train: LabelledImages,
+    gens: dict,
+    screen: Filter,
+    fidelity: dict[str, np.ndarray],
+    k: int,
+    all_rows: bool = True,
+    guard: Callable[[int], Dataset] | None = None,
+) -> list[Recipe]:
     """The rows of one protocol, in table order. ``all_rows=False`` keeps the core rows (--quick)."""
     real = train.as_dataset()
     counts = np.bincount(train.labels.numpy(), minlength=k)
@@ -302,37 +352,68 @@ def recipes(protocol: str, train: LabelledImages, gens: dict, screen: Filter, fi
             filter_variants = (False, True) if all_rows else (False,)
             for filtered in filter_variants:
                 name = f"{family} {label}" + (" + filter 0.9" if filtered else "") + " + classic aug"
-                rows.append(Recipe(name, _mixer(real, gen, strategy, options, screen if filtered else None),
-                                   augment=True))
+                rows.append(
+                    Recipe(name, _mixer(real, gen, strategy, options, screen if filtered else None), augment=True)
+                )
     # Our recipes (see docs/benchmarks.md): fresh samples every pass at a low loss weight,
     # and for the long tail a fidelity-scaled top-up on top of class-balanced resampling.
     for family, gen in gens.items():
         if not imbalanced:
             strategy, options, label = strategies[0]
-            rows.append(Recipe(f"{family} fresh {label} each pass, weight 0.3 + classic aug",
-                               _mixer(real, gen, strategy, options, None), augment=True,
-                               synthetic_weight=0.3, fresh_each_pass=True))
+            rows.append(
+                Recipe(
+                    f"{family} fresh {label} each pass, weight 0.3 + classic aug",
+                    _mixer(real, gen, strategy, options, None),
+                    augment=True,
+                    synthetic_weight=0.3,
+                    fresh_each_pass=True,
+                )
+            )
             if all_rows and family == "cvae":
-                rows.append(Recipe("cvae variation of real images (p=0.5, strength 0.7) + classic aug",
-                                   lambda s, g=gen: Varied(real, VAEVariation(g, strength=0.7, p=0.5, seed=s)),
-                                   augment=True))
+                rows.append(
+                    Recipe(
+                        "cvae variation of real images (p=0.5, strength 0.7) + classic aug",
+                        lambda s, g=gen: Varied(real, VAEVariation(g, strength=0.7, p=0.5, seed=s)),
+                        augment=True,
+                    )
+                )
             if all_rows:
-                rows.append(Recipe(f"{family} fresh {label} each pass, soft labels, weight 0.3 + classic aug",
-                                   _mixer(real, gen, strategy, options, None), augment=True, synthetic_weight=0.3,
-                                   fresh_each_pass=True, extra={"teacher": screen.classifier},
-                                   notes="synthetic items' targets: the filter classifier's softmax"))
+                rows.append(
+                    Recipe(
+                        f"{family} fresh {label} each pass, soft labels, weight 0.3 + classic aug",
+                        _mixer(real, gen, strategy, options, None),
+                        augment=True,
+                        synthetic_weight=0.3,
+                        fresh_each_pass=True,
+                        extra={"teacher": screen.classifier},
+                        notes="synthetic items' targets: the filter classifier's softmax",
+                    )
+                )
         else:
             budget_per_class = fidelity_scaled_budget(counts, fidelity[family])
-            rows.append(Recipe(f"{family} fidelity-scaled top-up, weight 0.3 + balanced resampling + classic aug",
-                               # No filter: the fidelity scaling already drops the classes the
-                               # generator gets wrong, and fresh filtered draws every pass would
-                               # cost minutes per run.
-                               _mixer(real, gen, dict(enumerate(budget_per_class)), {}, None), augment=True,
-                               balanced_sampler=True, synthetic_weight=0.3, fresh_each_pass=True,
-                               notes=f"synthetic per class {budget_per_class}"))
+            rows.append(
+                Recipe(
+                    f"{family} fidelity-scaled top-up, weight 0.3 + balanced resampling + classic aug",
+                    # No filter: the fidelity scaling already drops the classes the
+                    # generator gets wrong, and fresh filtered draws every pass would
+                    # cost minutes per run.
+                    _mixer(real, gen, dict(enumerate(budget_per_class)), {}, None),
+                    augment=True,
+                    balanced_sampler=True,
+                    synthetic_weight=0.3,
+                    fresh_each_pass=True,
+                    notes=f"synthetic per class {budget_per_class}",
+                )
+            )
     if guard is not None:
-        rows.append(Recipe("guard: synthaug.tune's choice + " + ("balanced resampling + " if imbalanced else "")
-                           + "classic aug", guard, augment=True, balanced_sampler=imbalanced))
+        rows.append(
+            Recipe(
+                "guard: synthaug.tune's choice + " + ("balanced resampling + " if imbalanced else "") + "classic aug",
+                guard,
+                augment=True,
+                balanced_sampler=imbalanced,
+            )
+        )
     return rows
 
 
@@ -341,8 +422,18 @@ def user_pipeline(imbalanced: bool) -> Recipe:
     return Recipe("user pipeline", lambda s: None, augment=True, balanced_sampler=imbalanced)
 
 
-def guard_choice(protocol: str, train: LabelledImages, gens: dict, fidelity: dict[str, np.ndarray], screen: Filter,
-                 k: int, steps: int, batch_size: int, seeds: int, out: Path) -> Callable[[int], Dataset]:
+def guard_choice(
+    protocol: str,
+    train: LabelledImages,
+    gens: dict,
+    fidelity: dict[str, np.ndarray],
+    screen: Filter,
+    k: int,
+    steps: int,
+    batch_size: int,
+    seeds: int,
+    out: Path,
+) -> Callable[[int], Dataset]:
     """Run ``synthaug.tune`` once per protocol (saved to OUT/guard-<protocol>.json) and
     return a builder of the chosen training set for each benchmark seed.
 
@@ -374,9 +465,16 @@ def guard_choice(protocol: str, train: LabelledImages, gens: dict, fidelity: dic
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = synthaug.tune(real, gens[family], train_fn, seeds=seeds, filter_steps=500, progress=False)
-        decision = {"generator": family, "best": result.best, "reason": result.reason,
-                    "seconds": round(result.seconds, 1), "steps_per_run": steps, "seeds": seeds,
-                    "metric": "balanced accuracy" if imbalanced else "accuracy", "summary": result.summary()}
+        decision = {
+            "generator": family,
+            "best": result.best,
+            "reason": result.reason,
+            "seconds": round(result.seconds, 1),
+            "steps_per_run": steps,
+            "seeds": seeds,
+            "metric": "balanced accuracy" if imbalanced else "accuracy",
+            "summary": result.summary(),
+        }
         path.write_text(json.dumps(decision, indent=1) + "\n")
     print(f"{protocol} | guard ({decision['seconds']} s): {decision['reason']}", flush=True)
     best, gen = decision["best"], gens[decision["generator"]]
@@ -385,22 +483,27 @@ def guard_choice(protocol: str, train: LabelledImages, gens: dict, fidelity: dic
         if best is None:
             return real
         options = {key: best[key] for key in ("ratio", "target", "p") if best.get(key) is not None}
-        chosen = None if best.get("filter") is None else Filter(screen.classifier, min_confidence=best["filter"],
-                                                                max_rounds=10, on_shortfall="warn")
+        chosen = (
+            None
+            if best.get("filter") is None
+            else Filter(screen.classifier, min_confidence=best["filter"], max_rounds=10, on_shortfall="warn")
+        )
         return synthaug.mix(real, gen, best["strategy"], seed=seed, filter=chosen, progress=False, **options)
+
     return build
 
 
 def fidelity_scaled_budget(counts: np.ndarray, fidelity: np.ndarray) -> list[int]:
     """Top each class up towards the largest, scaled by fidelity^2; classes under 0.5 fidelity get none."""
     gap = counts.max() - counts
-    scale = np.where(fidelity >= 0.5, fidelity ** 2, 0.0)
+    scale = np.where(fidelity >= 0.5, fidelity**2, 0.0)
     return [int(g * s) for g, s in zip(gap, scale)]
 
 
 def _mixer(real, gen, strategy, options, screen):
     def build(seed: int):
         return synthaug.mix(real, gen, strategy, seed=seed, filter=screen, progress=False, **options)
+
     return build
 
 
@@ -410,8 +513,9 @@ def smote(train: LabelledImages, seed: int) -> Dataset:
     flat = train.images.flatten(1).numpy()
     counts = np.bincount(train.labels.numpy())
     x, y = SMOTE(random_state=seed, k_neighbors=min(5, int(counts.min()) - 1)).fit_resample(flat, train.labels.numpy())
-    return LabelledImages(torch.from_numpy(x).view(-1, *train.images.shape[1:]).clamp(0, 1),
-                          torch.from_numpy(y).long()).as_dataset()
+    return LabelledImages(
+        torch.from_numpy(x).view(-1, *train.images.shape[1:]).clamp(0, 1), torch.from_numpy(y).long()
+    ).as_dataset()
 
 
 # ----------------------------------------------------------------------------- report
@@ -424,7 +528,10 @@ def summarise(results: list[dict]) -> list[dict]:
         entry = {"row": name, "seeds": len(runs), "notes": runs[0].get("notes", "")}
         for metric in ("accuracy", "balanced_accuracy", "worst_class_recall"):
             values = np.array([run[metric] for run in runs]) * 100
-            entry[metric] = (round(float(values.mean()), 2), round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 2))
+            entry[metric] = (
+                round(float(values.mean()), 2),
+                round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 2),
+            )
         entry["seconds"] = round(float(np.mean([run["seconds"] for run in runs])), 1)
         table.append(entry)
     return table
@@ -440,8 +547,10 @@ def plot(protocol: str, table: list[dict], path: Path) -> Path:
     names = [e["row"] for e in table][::-1]
     means = np.array([e[metric][0] for e in table][::-1])
     stds = np.array([e[metric][1] for e in table][::-1])
-    colours = ["tab:orange" if n.startswith(("cgan", "cvae")) else "tab:green" if n.startswith("guard")
-               else "tab:blue" for n in names]
+    colours = [
+        "tab:orange" if n.startswith(("cgan", "cvae")) else "tab:green" if n.startswith("guard") else "tab:blue"
+        for n in names
+    ]
     figure = Figure(figsize=(9, 0.32 * len(names) + 1.2))
     ax = figure.subplots()
     ax.barh(range(len(names)), means, xerr=stds, color=colours, capsize=2)
@@ -475,10 +584,16 @@ def guard_check(protocol: str, table: list[dict]) -> str:
 
 
 def markdown(protocol: str, table: list[dict]) -> str:
-    lines = [f"### {protocol}", "", "| recipe | accuracy % | balanced accuracy % | worst-class recall % | s/run |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"### {protocol}",
+        "",
+        "| recipe | accuracy % | balanced accuracy % | worst-class recall % | s/run |",
+        "|---|---|---|---|---|",
+    ]
     for e in table:
-        cells = " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in (e["accuracy"], e["balanced_accuracy"], e["worst_class_recall"]))
+        cells = " | ".join(
+            f"{m:.2f} ± {s:.2f}" for m, s in (e["accuracy"], e["balanced_accuracy"], e["worst_class_recall"])
+        )
         lines.append(f"| {e['row']} | {cells} | {e['seconds']} |")
     return "\n".join(lines)
 
@@ -503,9 +618,14 @@ def main() -> None:
     protocols = args.protocols or plan.protocols
     start = time.perf_counter()
     real = None if args.report else (load_digits_data() if args.smoke else load_fashion_mnist_data())
-    report = {"command": "python bench/downstream.py" + (" --quick" if args.quick else "") + (" --smoke" if args.smoke else ""),
-              "budget": plan.__dict__, "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
-              "protocols": {}}
+    report = {
+        "command": "python bench/downstream.py"
+        + (" --quick" if args.quick else "")
+        + (" --smoke" if args.smoke else ""),
+        "budget": plan.__dict__,
+        "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
+        "protocols": {},
+    }
     for protocol in protocols:
         if not args.report:
             run_protocol(protocol, real, plan, out, args.smoke)
@@ -522,8 +642,10 @@ def main() -> None:
     (out / "summary.json").write_text(json.dumps(report, indent=1) + "\n")
     if not args.report:  # this invocation's wall time, kept per mode (a resumed run only counts what it did)
         mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-        (out / f"time-{mode}.json").write_text(json.dumps({"command": report["command"], "protocols": protocols,
-                                                            "seconds": report["total_seconds"]}) + "\n")
+        (out / f"time-{mode}.json").write_text(
+            json.dumps({"command": report["command"], "protocols": protocols, "seconds": report["total_seconds"]})
+            + "\n"
+        )
     print(f"total {report['total_seconds']} s; rows and bundles under {out}")
 
 
@@ -533,17 +655,27 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     kind = kind_of(protocol)
     steps = plan.classifier_steps[kind]
     names = real.class_names
-    gens = {family: trained_generator(family, protocol, train, epochs[kind], out, names)
-            for family, epochs in (("cgan", plan.gan_epochs), ("cvae", plan.vae_epochs))}
+    gens = {
+        family: trained_generator(family, protocol, train, epochs[kind], out, names)
+        for family, epochs in (("cgan", plan.gan_epochs), ("cvae", plan.vae_epochs))
+    }
     classifier = train_filter_classifier(train, num_classes=k, steps=plan.filter_steps, seed=0, progress=False)
     screen = Filter(classifier, min_confidence=0.9, max_rounds=10, on_shortfall="warn")
     fidelity = {family: fidelity_per_class(gen, classifier) for family, gen in gens.items()}
     (out / "rows" / protocol).mkdir(parents=True, exist_ok=True)
-    (out / f"fidelity-{protocol}.json").write_text(json.dumps(
-        {"evaluator": "filter classifier (real training images only)", **{f: v.round(3).tolist() for f, v in fidelity.items()}}) + "\n")
+    (out / f"fidelity-{protocol}.json").write_text(
+        json.dumps(
+            {
+                "evaluator": "filter classifier (real training images only)",
+                **{f: v.round(3).tolist() for f, v in fidelity.items()},
+            }
+        )
+        + "\n"
+    )
     image_shape = tuple(train.images.shape[1:])
-    guard = guard_choice(protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size,
-                         plan.guard_seeds, out)
+    guard = guard_choice(
+        protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size, plan.guard_seeds, out
+    )
     for order, recipe in enumerate(recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows, guard)):
         for seed in range(plan.seeds):
             path = out / "rows" / protocol / f"{_slug(recipe.name)}-seed{seed}.json"
@@ -557,8 +689,11 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
                 result = train_and_score(recipe, seed, steps, plan.batch_size, real.test, k, image_shape)
             result["order"] = order
             path.write_text(json.dumps(result) + "\n")
-            print(f"{protocol} | {recipe.name} | seed {seed}: acc {result['accuracy']:.4f} "
-                  f"bal {result['balanced_accuracy']:.4f} ({result['seconds']} s)", flush=True)
+            print(
+                f"{protocol} | {recipe.name} | seed {seed}: acc {result['accuracy']:.4f} "
+                f"bal {result['balanced_accuracy']:.4f} ({result['seconds']} s)",
+                flush=True,
+            )
 
 
 def _slug(name: str) -> str:

@@ -67,10 +67,39 @@ def write_data(root: Path, per_class: int = 20, size: int = 8) -> Path:
 
 
 def train_command(data: Path, out: Path, epochs: int) -> list[str]:
-    return [sys.executable, "-m", "synthaug", "train", "cgan", "--data", str(data), "--out", str(out),
-            "--image-size", "8", "--channels", "1", "--width", "8", "--latent-dim", "8", "--epochs", str(epochs),
-            "--batch-size", "8", "--lr", "0.001", "--seed", "0", "--device", "cpu", "--sample-every", "1",
-            "--no-progress", "--resume"]
+    return [
+        sys.executable,
+        "-m",
+        "synthaug",
+        "train",
+        "cgan",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--image-size",
+        "8",
+        "--channels",
+        "1",
+        "--width",
+        "8",
+        "--latent-dim",
+        "8",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.001",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "1",
+        "--no-progress",
+        "--resume",
+    ]
 
 
 def start(command: list[str], log: Path) -> subprocess.Popen:
@@ -144,10 +173,16 @@ def kill_cycle(command: list[str], run: Path, log: Path, rng: random.Random, tim
         state, loads = checkpoint_state(run), True  # the checkpoint must load after every kill
     except Exception:  # noqa: BLE001 - a checkpoint that does not load is the finding
         state, loads = None, False
-    return {"killed": killed, "exit_status": process.returncode, "seconds_after_start": round(time.monotonic() - began, 2),
-            "checkpoint_loads": loads, "checkpoint_epoch": state["epoch"] if state else None,
-            "checkpoint_step": state["step"] if state else None,
-            "last_logged_step": (logged(run) or [(None, None)])[-1][0], "temporaries_left": len(leftovers(run))}
+    return {
+        "killed": killed,
+        "exit_status": process.returncode,
+        "seconds_after_start": round(time.monotonic() - began, 2),
+        "checkpoint_loads": loads,
+        "checkpoint_epoch": state["epoch"] if state else None,
+        "checkpoint_step": state["step"] if state else None,
+        "last_logged_step": (logged(run) or [(None, None)])[-1][0],
+        "temporaries_left": len(leftovers(run)),
+    }
 
 
 def compare(run: Path, reference: Path, exit_status: int) -> list[str]:
@@ -197,19 +232,26 @@ def kill_resume(workdir: Path, cycles: int, epochs: int, seed: int = 0, timeout:
     final_status = final.wait(timeout)
     straight.wait(timeout)
     problems = [] if straight.returncode == 0 else [f"the reference run exited with status {straight.returncode}"]
-    problems += [f"after kill {k}, checkpoint.pt did not load" for k, kill in enumerate(kills, 1) if not kill["checkpoint_loads"]]
+    problems += [
+        f"after kill {k}, checkpoint.pt did not load" for k, kill in enumerate(kills, 1) if not kill["checkpoint_loads"]
+    ]
     problems += compare(run, reference, final_status)
     return {
         "command": " ".join(["python", "-m", "synthaug", *train_command(data, run, epochs)[3:]]),
-        "cycles_requested": cycles, "epochs": epochs, "seed": seed,
+        "cycles_requested": cycles,
+        "epochs": epochs,
+        "seed": seed,
         "cycles_killed": sum(k["killed"] for k in kills),
         "killed_after_a_checkpoint": sum(k["killed"] and k["checkpoint_epoch"] is not None for k in kills),
         "killed_with_temporaries_on_disk": sum(k["killed"] and k["temporaries_left"] > 0 for k in kills),
         # Lines logged after the checkpoint: what a resume would log twice if it did not rewrite the log.
-        "killed_with_log_past_checkpoint": sum(k["killed"] and (k["last_logged_step"] or 0) > (k["checkpoint_step"] or 0)
-                                               for k in kills),
+        "killed_with_log_past_checkpoint": sum(
+            k["killed"] and (k["last_logged_step"] or 0) > (k["checkpoint_step"] or 0) for k in kills
+        ),
         "final_steps": (logged(run) or [(None, None)])[-1][0],
-        "survived": not problems, "problems": problems, "kills": kills,
+        "survived": not problems,
+        "problems": problems,
+        "kills": kills,
         "seconds": round(time.monotonic() - began, 1),
         "device": f"cpu, torch {torch.__version__}, {os.cpu_count()} cores",
     }
@@ -221,7 +263,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the run (default 3 x cycles, at least 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill points (default 0)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it (default: a temporary one)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="work in this directory and keep it (default: a temporary one)"
+    )
     args = parser.parse_args()
     epochs = args.epochs or max(8, 3 * args.cycles)
     if args.keep:
@@ -232,14 +276,19 @@ def main() -> None:
             result = kill_resume(Path(workdir), args.cycles, epochs, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "kill_resume.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"kill -9 / --resume: {result['cycles_killed']} of {result['cycles_requested']} cycles killed a running "
-          f"training ({result['killed_after_a_checkpoint']} after at least one checkpoint, "
-          f"{result['killed_with_log_past_checkpoint']} with steps logged past the checkpoint, "
-          f"{result['killed_with_temporaries_on_disk']} with a temporary file left behind), then resumed to step "
-          f"{result['final_steps']} over {epochs} epochs in {result['seconds']} s")
-    print("nothing lost: bundle loads, weights equal to the uninterrupted run, metrics log with no duplicated or "
-          "missing step, every sample grid, no temporary files" if result["survived"] else
-          "LOST: " + "; ".join(result["problems"]))
+    print(
+        f"kill -9 / --resume: {result['cycles_killed']} of {result['cycles_requested']} cycles killed a running "
+        f"training ({result['killed_after_a_checkpoint']} after at least one checkpoint, "
+        f"{result['killed_with_log_past_checkpoint']} with steps logged past the checkpoint, "
+        f"{result['killed_with_temporaries_on_disk']} with a temporary file left behind), then resumed to step "
+        f"{result['final_steps']} over {epochs} epochs in {result['seconds']} s"
+    )
+    print(
+        "nothing lost: bundle loads, weights equal to the uninterrupted run, metrics log with no duplicated or "
+        "missing step, every sample grid, no temporary files"
+        if result["survived"]
+        else "LOST: " + "; ".join(result["problems"])
+    )
     print(f"wrote {args.out / 'kill_resume.json'}")
     sys.exit(0 if result["survived"] else 1)
 

@@ -52,8 +52,9 @@ def long_tail(data: LabelledImages, largest: int, smallest: int, seed: int) -> L
 def sample_all(gen, per_class: int, seed: int, truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.arange(gen.num_classes).repeat_interleave(per_class)
     rng = torch.Generator().manual_seed(seed)
-    images = torch.cat([gen.sample(labels[i : i + 1000], generator=rng, truncation=truncation)
-                        for i in range(0, len(labels), 1000)])
+    images = torch.cat(
+        [gen.sample(labels[i : i + 1000], generator=rng, truncation=truncation) for i in range(0, len(labels), 1000)]
+    )
     return images, labels
 
 
@@ -61,9 +62,14 @@ def evaluate(name, images, labels, classifier, real_test, real_features, real_la
     predicted, features = predict(classifier, images)
     overall, per_class = label_fidelity(predicted, labels, k)
     diversity = intra_class_diversity(features, labels, real_features, real_labels, k)
-    return {"name": name, "label_fidelity": round(overall, 4), "per_class_fidelity": [round(p, 3) for p in per_class],
-            "frechet_distance": round(frechet_distance(classifier, real_test.images, images), 3),
-            "diversity": round(float(np.nanmean(diversity)), 3), "per_class_diversity": [round(d, 3) for d in diversity]}
+    return {
+        "name": name,
+        "label_fidelity": round(overall, 4),
+        "per_class_fidelity": [round(p, 3) for p in per_class],
+        "frechet_distance": round(frechet_distance(classifier, real_test.images, images), 3),
+        "diversity": round(float(np.nanmean(diversity)), 3),
+        "per_class_diversity": [round(d, 3) for d in diversity],
+    }
 
 
 def main() -> None:
@@ -73,12 +79,18 @@ def main() -> None:
     parser.add_argument("--vae-epochs", type=int, default=None, help="default 10 (full) or 30 (long tail)")
     parser.add_argument("--classifier-steps", type=int, default=6000, help="evaluator SmallCNN steps (default 6000)")
     parser.add_argument("--per-class", type=int, default=1000, help="generated images per class")
-    parser.add_argument("--truncation", type=float, nargs="+", default=[1.0, 0.7, 0.5],
-                        help="cGAN latent temperatures to score (default 1.0 0.7 0.5); the cVAE rows use 1.0")
+    parser.add_argument(
+        "--truncation",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.7, 0.5],
+        help="cGAN latent temperatures to score (default 1.0 0.7 0.5); the cVAE rows use 1.0",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--grids", type=Path, default=ROOT / "docs" / "img",
-                        help="where each model's labelled sample grid goes (PNG)")
+    parser.add_argument(
+        "--grids", type=Path, default=ROOT / "docs" / "img", help="where each model's labelled sample grid goes (PNG)"
+    )
     args = parser.parse_args()
     gan_epochs = args.gan_epochs
     vae_epochs = args.vae_epochs or (30 if args.long_tail else 10)
@@ -87,8 +99,9 @@ def main() -> None:
 
     data = load_fashion_mnist_data()
     k = data.num_classes
-    classifier = train_classifier(data.train.as_dataset(), k, data.image_shape, steps=args.classifier_steps,
-                                  seed=args.seed, progress=False)
+    classifier = train_classifier(
+        data.train.as_dataset(), k, data.image_shape, steps=args.classifier_steps, seed=args.seed, progress=False
+    )
     evaluator_accuracy = accuracy(classifier, data.test)
     real_labels_test = data.test.labels
     _, test_features = predict(classifier, data.test.images)
@@ -96,10 +109,23 @@ def main() -> None:
     counts = torch.bincount(train_set.labels, minlength=k).tolist()
 
     rows = []
-    reference = train_set if len(train_set) <= 10_000 else LabelledImages(
-        data.train.images[:10_000], data.train.labels[:10_000])
-    rows.append(evaluate("real train vs real test (reference)", reference.images, reference.labels, classifier,
-                         data.test, test_features, real_labels_test, k))
+    reference = (
+        train_set
+        if len(train_set) <= 10_000
+        else LabelledImages(data.train.images[:10_000], data.train.labels[:10_000])
+    )
+    rows.append(
+        evaluate(
+            "real train vs real test (reference)",
+            reference.images,
+            reference.labels,
+            classifier,
+            data.test,
+            test_features,
+            real_labels_test,
+            k,
+        )
+    )
     shape = dict(num_classes=k, channels=1, image_size=28, class_names=data.class_names)
     runs = [("cgan", {}), ("cgan", {"class_balanced": True})] if args.long_tail else [("cgan", {})]
     runs.append(("cvae", {}))
@@ -112,32 +138,54 @@ def main() -> None:
                 model = (synthaug.ConditionalGAN if family == "cgan" else synthaug.ConditionalVAE)(**shape)
             trainer_cls = CGANTrainer if family == "cgan" else CVAETrainer
             epochs = gan_epochs if family == "cgan" else vae_epochs
-            trainer_cls(model, Path(tmp) / label.replace(" ", "_"), epochs=epochs, seed=args.seed, progress=False,
-                        sample_every=0, **options).fit(train_set)
+            trainer_cls(
+                model,
+                Path(tmp) / label.replace(" ", "_"),
+                epochs=epochs,
+                seed=args.seed,
+                progress=False,
+                sample_every=0,
+                **options,
+            ).fit(train_set)
             seconds[label] = round(time.perf_counter() - t0, 1)
             variants = [("gmm", 1.0), ("prior", 1.0)] if family == "cvae" else [(None, t) for t in args.truncation]
             for sampler, truncation in variants:
                 if sampler:
                     model.latent_sampler = sampler
                 images, labels = sample_all(model, args.per_class, args.seed, truncation)
-                detail = f", {sampler} sampler" if sampler else (f", truncation {truncation}" if truncation != 1.0 else "")
+                detail = (
+                    f", {sampler} sampler" if sampler else (f", truncation {truncation}" if truncation != 1.0 else "")
+                )
                 name = f"{label} ({epochs} epochs{detail})"
-                stem = ("fmnist-longtail-" if args.long_tail else "fmnist-") + family + \
-                    ("-balanced" if options.get("class_balanced") else "") + (f"-{sampler}" if sampler else "") + \
-                    (f"-t{truncation}" if truncation != 1.0 else "")
-                save_generator_grid(model, args.grids / f"{stem}.png", per_class=8, seed=args.seed, title=name,
-                                    truncation=truncation)
+                stem = (
+                    ("fmnist-longtail-" if args.long_tail else "fmnist-")
+                    + family
+                    + ("-balanced" if options.get("class_balanced") else "")
+                    + (f"-{sampler}" if sampler else "")
+                    + (f"-t{truncation}" if truncation != 1.0 else "")
+                )
+                save_generator_grid(
+                    model, args.grids / f"{stem}.png", per_class=8, seed=args.seed, title=name, truncation=truncation
+                )
                 rows.append(evaluate(name, images, labels, classifier, data.test, test_features, real_labels_test, k))
-    result = {"command": "python bench/quality.py" + (" --long-tail" if args.long_tail else ""),
-              "evaluator": f"SmallCNN trained {args.classifier_steps} steps on the full real train split",
-              "evaluator_test_accuracy": round(evaluator_accuracy, 4), "train_class_counts": counts,
-              "train_seconds": seconds, "total_seconds": round(time.perf_counter() - start, 1), "rows": rows,
-              "class_names": data.class_names, "device": f"cpu x{torch.get_num_threads()} threads"}
+    result = {
+        "command": "python bench/quality.py" + (" --long-tail" if args.long_tail else ""),
+        "evaluator": f"SmallCNN trained {args.classifier_steps} steps on the full real train split",
+        "evaluator_test_accuracy": round(evaluator_accuracy, 4),
+        "train_class_counts": counts,
+        "train_seconds": seconds,
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "rows": rows,
+        "class_names": data.class_names,
+        "device": f"cpu x{torch.get_num_threads()} threads",
+    }
     name = "quality_longtail.json" if args.long_tail else "quality.json"
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
     print(f"evaluator: {result['evaluator']}, test accuracy {evaluator_accuracy:.3f}; train counts {counts}")
-    print("\n| model | label fidelity | Fréchet distance (classifier features) | diversity vs real |\n|---|---|---|---|")
+    print(
+        "\n| model | label fidelity | Fréchet distance (classifier features) | diversity vs real |\n|---|---|---|---|"
+    )
     for r in rows:
         print(f"| {r['name']} | {r['label_fidelity']:.3f} | {r['frechet_distance']:.2f} | {r['diversity']:.2f} |")
     print("\nper-class label fidelity:\n| model | " + " | ".join(data.class_names) + " |")

@@ -26,13 +26,36 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ["--data", "digits", "--batch-size", "64", "--epochs", "10", "--seed", "0", "--sample-every", "0", "--no-progress"]
+TRAIN = [
+    "--data",
+    "digits",
+    "--batch-size",
+    "64",
+    "--epochs",
+    "10",
+    "--seed",
+    "0",
+    "--sample-every",
+    "0",
+    "--no-progress",
+]
 
 
 def launch(args: list[str], processes: int, threads: int) -> float:
     """Run ``synthaug ARGS`` (under torchrun when ``processes`` > 1); wall-clock seconds."""
-    runner = [sys.executable, "-m", "synthaug"] if processes == 1 else [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", "-m", "synthaug"]
+    runner = (
+        [sys.executable, "-m", "synthaug"]
+        if processes == 1
+        else [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            "-m",
+            "synthaug",
+        ]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     subprocess.run([*runner, *args], check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -52,29 +75,65 @@ def main() -> None:
         tmp = Path(tmp)
         for processes in (1, n):
             run = tmp / f"cgan-{processes}"
-            wall = launch(["train", "cgan", "--out", str(run), "--device", args.device, *TRAIN], processes,
-                          max(1, cores // processes))
+            wall = launch(
+                ["train", "cgan", "--out", str(run), "--device", args.device, *TRAIN],
+                processes,
+                max(1, cores // processes),
+            )
             history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
             last = history[-1]
-            rows.append({"what": "train cgan", "processes": processes, "wall_s": round(wall, 1),
-                         "steps": last["step"], "steps_per_s": round(last["step"] / last["seconds"], 1),
-                         "img_per_s": round(64 * last["step"] / last["seconds"]),
-                         "last_losses": {k: v for k, v in last.items() if k.startswith("loss")}})
+            rows.append(
+                {
+                    "what": "train cgan",
+                    "processes": processes,
+                    "wall_s": round(wall, 1),
+                    "steps": last["step"],
+                    "steps_per_s": round(last["step"] / last["seconds"], 1),
+                    "img_per_s": round(64 * last["step"] / last["seconds"]),
+                    "last_losses": {k: v for k, v in last.items() if k.startswith("loss")},
+                }
+            )
         bundle = tmp / "cgan-1"
         for processes in (1, n):
             out = tmp / (f"sample-{processes}.npz" if processes == 1 else f"shards-{processes}")
-            wall = launch(["sample", str(bundle), "--out", str(out), "--num-samples", "100000", "--device", args.device,
-                           "--no-progress"], processes, max(1, cores // processes))
-            rows.append({"what": "sample 100,000 cgan", "processes": processes, "wall_s": round(wall, 1),
-                         "img_per_s": round(100000 / wall)})
-    result = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {cores} cores",
-              "torch": torch.__version__, "rows": rows}
+            wall = launch(
+                [
+                    "sample",
+                    str(bundle),
+                    "--out",
+                    str(out),
+                    "--num-samples",
+                    "100000",
+                    "--device",
+                    args.device,
+                    "--no-progress",
+                ],
+                processes,
+                max(1, cores // processes),
+            )
+            rows.append(
+                {
+                    "what": "sample 100,000 cgan",
+                    "processes": processes,
+                    "wall_s": round(wall, 1),
+                    "img_per_s": round(100000 / wall),
+                }
+            )
+    result = {
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {cores} cores",
+        "torch": torch.__version__,
+        "rows": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scaling.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"device: {result['device']}\n\n| what | processes | wall s | steps/s | img/s | last losses |\n|---|---|---|---|---|---|")
+    print(
+        f"device: {result['device']}\n\n| what | processes | wall s | steps/s | img/s | last losses |\n|---|---|---|---|---|---|"
+    )
     for r in rows:
         losses = ", ".join(f"{k} {v:.3f}" for k, v in r.get("last_losses", {}).items())
-        print(f"| {r['what']} | {r['processes']} | {r['wall_s']} | {r.get('steps_per_s', '')} | {r['img_per_s']:,} | {losses} |")
+        print(
+            f"| {r['what']} | {r['processes']} | {r['wall_s']} | {r.get('steps_per_s', '')} | {r['img_per_s']:,} | {losses} |"
+        )
 
 
 if __name__ == "__main__":

@@ -101,11 +101,18 @@ def parallel_load_check(bundle: Path, threads: int = 20) -> dict:
         results = list(pool.map(load_and_sample, range(threads)))
     seconds = time.perf_counter() - start
     expected = reference.state_dict()
-    same_state = all(state.keys() == expected.keys() and all(torch.equal(state[k], expected[k]) for k in expected)
-                     for state, _ in results)
+    same_state = all(
+        state.keys() == expected.keys() and all(torch.equal(state[k], expected[k]) for k in expected)
+        for state, _ in results
+    )
     same_samples = all(torch.equal(images, want) for _, images in results)
-    return {"threads": threads, "loads": len(results), "identical_state_dicts": same_state,
-            "identical_samples": same_samples, "seconds": round(seconds, 3)}
+    return {
+        "threads": threads,
+        "loads": len(results),
+        "identical_state_dicts": same_state,
+        "identical_samples": same_samples,
+        "seconds": round(seconds, 3),
+    }
 
 
 class Sampler(threading.Thread):
@@ -120,8 +127,15 @@ class Sampler(threading.Thread):
     def sample(self) -> None:
         pids = process_tree(os.getpid())
         rss, pss = memory_mb(pids)
-        self.rows.append({"seconds": round(time.perf_counter() - self.start_time, 2), "items": self.items,
-                          "processes": len(pids), "rss_mb": round(rss, 1), "pss_mb": round(pss, 1)})
+        self.rows.append(
+            {
+                "seconds": round(time.perf_counter() - self.start_time, 2),
+                "items": self.items,
+                "processes": len(pids),
+                "rss_mb": round(rss, 1),
+                "pss_mb": round(pss, 1),
+            }
+        )
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
@@ -130,8 +144,9 @@ class Sampler(threading.Thread):
 
 def soak(gen, items: int, workers: int, batch_size: int, interval: float) -> dict:
     ds = synthaug.SyntheticDataset(gen, num_samples=items, image_type="tensor", cache_chunks=64)
-    loader = DataLoader(ds, batch_size=batch_size, sampler=synthaug.ChunkShuffleSampler(ds, buffer_chunks=32),
-                        num_workers=workers)
+    loader = DataLoader(
+        ds, batch_size=batch_size, sampler=synthaug.ChunkShuffleSampler(ds, buffer_chunks=32), num_workers=workers
+    )
     sampler = Sampler(interval)
     sampler.sample()  # before the workers start
     sampler.start()
@@ -153,17 +168,28 @@ def soak(gen, items: int, workers: int, batch_size: int, interval: float) -> dic
             rates.append((row["items"] - previous["items"]) / (row["seconds"] - previous["seconds"]))
     drift = during[-1]["pss_mb"] - warm["pss_mb"]
     return {
-        "items": sampler.items, "seconds": rows[-1]["seconds"], "items_per_s": round(sampler.items / rows[-1]["seconds"]),
-        "samples": len(rows), "before_workers": rows[0], "after_workers": rows[-1],
-        "start": during[0], "warm": warm, "end": during[-1],
-        "peak_rss_mb": max(r["rss_mb"] for r in during), "peak_pss_mb": max(r["pss_mb"] for r in during),
+        "items": sampler.items,
+        "seconds": rows[-1]["seconds"],
+        "items_per_s": round(sampler.items / rows[-1]["seconds"]),
+        "samples": len(rows),
+        "before_workers": rows[0],
+        "after_workers": rows[-1],
+        "start": during[0],
+        "warm": warm,
+        "end": during[-1],
+        "peak_rss_mb": max(r["rss_mb"] for r in during),
+        "peak_pss_mb": max(r["pss_mb"] for r in during),
         "pss_drift_after_warm_mb": round(drift, 1),
         "flat": abs(drift) <= max(16.0, 0.05 * warm["pss_mb"]),
-        "items_per_s_intervals": {"first": round(rates[0]) if rates else None, "last": round(rates[-1]) if rates else None,
-                                  "min": round(min(rates)) if rates else None,
-                                  "median": round(statistics.median(rates)) if rates else None,
-                                  "max": round(max(rates)) if rates else None},
-        "checksum": checksum, "series": rows,
+        "items_per_s_intervals": {
+            "first": round(rates[0]) if rates else None,
+            "last": round(rates[-1]) if rates else None,
+            "min": round(min(rates)) if rates else None,
+            "median": round(statistics.median(rates)) if rates else None,
+            "max": round(max(rates)) if rates else None,
+        },
+        "checksum": checksum,
+        "series": rows,
     }
 
 
@@ -183,24 +209,38 @@ def main() -> None:
         result = soak(gen, args.items, args.workers, args.batch_size, args.interval)
         result["parallel_load"] = parallel_load_check(bundle, args.threads)
     command = f"python bench/soak.py --items {args.items} --workers {args.workers} --batch-size {args.batch_size}"
-    result = {"command": command, "generator": str(args.bundle) if args.bundle else
-              "ConditionalGAN(10 classes, 1x16x16, width 16), seeded initialisation",
-              "dataset": "SyntheticDataset(image_type='tensor', cache_chunks=64), ChunkShuffleSampler(buffer_chunks=32)",
-              "workers": args.workers, "batch_size": args.batch_size,
-              "device": f"cpu, torch {torch.__version__}, {os.cpu_count()} cores", **result}
+    result = {
+        "command": command,
+        "generator": str(args.bundle)
+        if args.bundle
+        else "ConditionalGAN(10 classes, 1x16x16, width 16), seeded initialisation",
+        "dataset": "SyntheticDataset(image_type='tensor', cache_chunks=64), ChunkShuffleSampler(buffer_chunks=32)",
+        "workers": args.workers,
+        "batch_size": args.batch_size,
+        "device": f"cpu, torch {torch.__version__}, {os.cpu_count()} cores",
+        **result,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(result, indent=1) + "\n")
     start, warm, end = result["start"], result["warm"], result["end"]
     rates, load = result["items_per_s_intervals"], result["parallel_load"]
-    print(f"{result['items']:,} items, {args.workers} workers, batch {args.batch_size}: {result['seconds']:.1f} s, "
-          f"{result['items_per_s']:,} items/s overall")
-    print(f"memory of main + workers ({end['processes']} processes), MB: RSS start {start['rss_mb']}, end {end['rss_mb']}, peak {result['peak_rss_mb']}; "
-          f"PSS start {start['pss_mb']}, warm {warm['pss_mb']}, end {end['pss_mb']}, peak {result['peak_pss_mb']}; "
-          f"drift after warm-up: {result['pss_drift_after_warm_mb']:+.1f} MB ({'flat' if result['flat'] else 'NOT FLAT'})")
-    print(f"items/s per {args.interval:g} s interval: first {rates['first']}, last {rates['last']}, min {rates['min']}, "
-          f"median {rates['median']}, max {rates['max']}")
-    print(f"{load['threads']} parallel load() calls: identical state_dicts {load['identical_state_dicts']}, identical "
-          f"samples {load['identical_samples']} ({load['seconds']} s)")
+    print(
+        f"{result['items']:,} items, {args.workers} workers, batch {args.batch_size}: {result['seconds']:.1f} s, "
+        f"{result['items_per_s']:,} items/s overall"
+    )
+    print(
+        f"memory of main + workers ({end['processes']} processes), MB: RSS start {start['rss_mb']}, end {end['rss_mb']}, peak {result['peak_rss_mb']}; "
+        f"PSS start {start['pss_mb']}, warm {warm['pss_mb']}, end {end['pss_mb']}, peak {result['peak_pss_mb']}; "
+        f"drift after warm-up: {result['pss_drift_after_warm_mb']:+.1f} MB ({'flat' if result['flat'] else 'NOT FLAT'})"
+    )
+    print(
+        f"items/s per {args.interval:g} s interval: first {rates['first']}, last {rates['last']}, min {rates['min']}, "
+        f"median {rates['median']}, max {rates['max']}"
+    )
+    print(
+        f"{load['threads']} parallel load() calls: identical state_dicts {load['identical_state_dicts']}, identical "
+        f"samples {load['identical_samples']} ({load['seconds']} s)"
+    )
     print(f"wrote {args.out / 'soak.json'}")
     sys.exit(0 if result["flat"] and load["identical_state_dicts"] and load["identical_samples"] else 1)
 

@@ -31,8 +31,8 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -80,13 +80,22 @@ def train(data, run_dir: Path, args) -> tuple[Path, Path, dict]:
     seconds = {}
     with seeded(args.seed):
         dae = synthaug.DenoisingAutoencoder(channels=1, image_size=16, width=32)
-        cvae = synthaug.ConditionalVAE(num_classes=data.num_classes, channels=1, image_size=16,
-                                       class_names=data.class_names)
-    result = DAETrainer(dae, run_dir / "dae", epochs=args.dae_epochs, seed=args.seed, device=args.device,
-                        sample_every=0, progress=False).fit(data.train)
+        cvae = synthaug.ConditionalVAE(
+            num_classes=data.num_classes, channels=1, image_size=16, class_names=data.class_names
+        )
+    result = DAETrainer(
+        dae, run_dir / "dae", epochs=args.dae_epochs, seed=args.seed, device=args.device, sample_every=0, progress=False
+    ).fit(data.train)
     seconds["dae"] = round(result.seconds, 1)
-    result = CVAETrainer(cvae, run_dir / "cvae", epochs=args.vae_epochs, seed=args.seed, device=args.device,
-                         sample_every=0, progress=False).fit(data.train)
+    result = CVAETrainer(
+        cvae,
+        run_dir / "cvae",
+        epochs=args.vae_epochs,
+        seed=args.seed,
+        device=args.device,
+        sample_every=0,
+        progress=False,
+    ).fit(data.train)
     seconds["cvae"] = round(result.seconds, 1)
     return run_dir / "dae", run_dir / "cvae", seconds
 
@@ -111,22 +120,40 @@ def measure(dae_path: Path, cvae_path: Path, data, args) -> list[dict]:
 
     single = batch[:1]
     cases = [
-        ("dae.denoise alone (reference)", "tensor [1, 1, 16, 16] float32, one per call", 1,
-         lambda: sum(1 for _ in items if dae.denoise(single) is not None)),
+        (
+            "dae.denoise alone (reference)",
+            "tensor [1, 1, 16, 16] float32, one per call",
+            1,
+            lambda: sum(1 for _ in items if dae.denoise(single) is not None),
+        ),
         ("Denoise", "PIL L 16x16, one per call", 1, per_item(lambda item: denoise(item[0]))),
         ("VAEVariation", "PIL L 16x16 + label, one per call", 1, per_item(lambda item: vary(*item))),
         ("SyntheticReplace (cVAE)", "PIL L 16x16 + label, one per call", 1, per_item(lambda item: replace(*item))),
-        ("albumentations Denoise", "ndarray [16, 16, 1] uint8, one per call", 1,
-         lambda: sum(1 for array in arrays if album(image=array)["image"] is not None)),
+        (
+            "albumentations Denoise",
+            "ndarray [16, 16, 1] uint8, one per call",
+            1,
+            lambda: sum(1 for array in arrays if album(image=array)["image"] is not None),
+        ),
         ("Denoise", f"tensor [{BATCH}, 1, 16, 16] float32", BATCH, lambda: len(denoise(batch))),
         ("VAEVariation", f"tensor [{BATCH}, 1, 16, 16] float32 + labels", BATCH, lambda: len(vary(batch, labels)[0])),
-        ("BatchSyntheticMix p=0.3 (cVAE)", f"tensor [{BATCH}, 1, 16, 16] float32 + labels", BATCH,
-         lambda: len(mix(batch, labels)[0])),
+        (
+            "BatchSyntheticMix p=0.3 (cVAE)",
+            f"tensor [{BATCH}, 1, 16, 16] float32 + labels",
+            BATCH,
+            lambda: len(mix(batch, labels)[0]),
+        ),
     ]
     rows = []
     for transform, inputs, batch_size, fn in cases:
-        rows.append({"transform": transform, "input": inputs, "batch": batch_size,
-                     "images_per_s": round(rate(fn, args.repeats, device))})
+        rows.append(
+            {
+                "transform": transform,
+                "input": inputs,
+                "batch": batch_size,
+                "images_per_s": round(rate(fn, args.repeats, device)),
+            }
+        )
     return rows
 
 
@@ -146,21 +173,39 @@ def pictures(dae_path: Path, cvae_path: Path, data, img_dir: Path, seed: int) ->
     peppered = salt_and_pepper(clean, amount=0.1, generator=rng)
     denoise = Denoise(dae_path)
     rows = torch.cat([clean, noisy, denoise(noisy), peppered, denoise(peppered)])
-    paths = [save_image_grid(rows, len(first), img_dir / "transforms-denoise.png",
-                             row_labels=["clean", "gaussian 0.2", "Denoise", "salt&pepper 0.1", "Denoise"],
-                             title="Denoise on held-out digits")]
+    paths = [
+        save_image_grid(
+            rows,
+            len(first),
+            img_dir / "transforms-denoise.png",
+            row_labels=["clean", "gaussian 0.2", "Denoise", "salt&pepper 0.1", "Denoise"],
+            title="Denoise on held-out digits",
+        )
+    ]
 
     strengths = [0.0, 0.5, 1.0, 2.0]
     rows = [clean] + [VAEVariation(cvae_path, strength=s, seed=seed)(clean, labels)[0] for s in strengths]
-    paths.append(save_image_grid(torch.cat(rows), len(first), img_dir / "transforms-vae-variation.png",
-                                 row_labels=["real", *(f"strength {s:g}" for s in strengths)],
-                                 title="VAEVariation of held-out digits"))
+    paths.append(
+        save_image_grid(
+            torch.cat(rows),
+            len(first),
+            img_dir / "transforms-vae-variation.png",
+            row_labels=["real", *(f"strength {s:g}" for s in strengths)],
+            title="VAEVariation of held-out digits",
+        )
+    )
 
     real, real_labels = test.images[:20], test.labels[:20]
     mixed, _ = BatchSyntheticMix(synthaug.load(cvae_path), p=0.3, seed=seed)(real, real_labels)
-    paths.append(save_image_grid(torch.cat([real, mixed]), len(real), img_dir / "transforms-batch-mix.png",
-                                 row_labels=["batch", "mixed p=0.3"],
-                                 title="BatchSyntheticMix: 6 of 20 replaced by cVAE samples of the same labels"))
+    paths.append(
+        save_image_grid(
+            torch.cat([real, mixed]),
+            len(real),
+            img_dir / "transforms-batch-mix.png",
+            row_labels=["batch", "mixed p=0.3"],
+            title="BatchSyntheticMix: 6 of 20 replaced by cVAE samples of the same labels",
+        )
+    )
     return paths
 
 
@@ -183,23 +228,35 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         dae_path, cvae_path, train_seconds = train(data, Path(tmp), args)
         rows = measure(dae_path, cvae_path, data, args)
-        figures = [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
-                   for p in (pictures(dae_path, cvae_path, data, args.img, args.seed) if args.pictures else [])]
+        figures = [
+            str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+            for p in (pictures(dae_path, cvae_path, data, args.img, args.seed) if args.pictures else [])
+        ]
 
     summary = {
         "command": " ".join([COMMAND, *(argv if argv is not None else sys.argv[1:])]),
         "data": {"name": "digits", "image_size": 16, "train": len(data.train), "test": len(data.test)},
-        "training": {"dae_epochs": args.dae_epochs, "vae_epochs": args.vae_epochs, "seconds": train_seconds,
-                     "seed": args.seed},
-        "machine": {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "python": platform.python_version()},
+        "training": {
+            "dae_epochs": args.dae_epochs,
+            "vae_epochs": args.vae_epochs,
+            "seconds": train_seconds,
+            "seed": args.seed,
+        },
+        "machine": {
+            "device": args.device,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "rows": rows,
         "pictures": figures,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "transforms.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{summary['command']}: models trained in {train_seconds} s on {args.device}, "
-          f"{torch.get_num_threads()} threads\n")
+    print(
+        f"{summary['command']}: models trained in {train_seconds} s on {args.device}, "
+        f"{torch.get_num_threads()} threads\n"
+    )
     print(table(rows))
     for figure in figures:
         print(f"wrote {figure}")

@@ -25,7 +25,10 @@ gen = synthaug.load(bundle)
 print("threads", torch.get_num_threads(), "train", len(data.train), flush=True)
 start = time.perf_counter()
 result = tune(data.train.as_dataset(), gen, seeds=seeds, progress=False)
-print(f"tune: {time.perf_counter() - start:.1f} s wall, {time.process_time():.1f} s process CPU, "
-      f"{len(result.table)} candidates x {seeds} seeds", flush=True)
+print(
+    f"tune: {time.perf_counter() - start:.1f} s wall, {time.process_time():.1f} s process CPU, "
+    f"{len(result.table)} candidates x {seeds} seeds",
+    flush=True,
+)
 print(result.summary())
 print(result.dataset.summary())

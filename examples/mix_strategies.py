@@ -23,10 +23,10 @@ parser.add_argument("--filter-steps", type=int, default=300, help="training step
 args = parser.parse_args()
 
 gen = synthaug.load(args.bundle)
-digits = load_digits_data()                          # LabelledImages, [N, 1, 16, 16] float in [0, 1]
-real = digits.train.as_dataset()                     # (tensor [1, 16, 16], int) items with .targets
+digits = load_digits_data()  # LabelledImages, [N, 1, 16, 16] float in [0, 1]
+real = digits.train.as_dataset()  # (tensor [1, 16, 16], int) items with .targets
 keep = [i for i, label in enumerate(real.targets) if label >= 5 or i % 4 == 0]
-imbalanced = torch.utils.data.Subset(real, keep)     # classes 0-4 cut to a quarter
+imbalanced = torch.utils.data.Subset(real, keep)  # classes 0-4 cut to a quarter
 
 # 1. The lecture's recipe: one synthetic item per six real ones, with the real class mix.
 lecture = synthaug.mix(real, gen, "ratio", ratio=1 / 6)
@@ -54,8 +54,8 @@ images = torch.stack([filtered[i][0] for i in range(len(filtered))])
 print(screen.report(gen.class_names))
 
 # 6. Batch mode: whole batches in one generator call, on the generator's device.
-for images, labels in filtered.batches(batch_size=64):
-    pass
+for batch in filtered.batches(batch_size=64):
+    images, labels = batch  # the last one is printed below
 print("last batch:", tuple(images.shape), labels[:8].tolist())
 
 # 7. Export to an ImageFolder tree that torchvision reads back.

@@ -81,8 +81,9 @@ def run(out: Path, tiny: bool) -> None:
     with seeded(0):
         dae = synthaug.DenoisingAutoencoder(channels=1, image_size=16, width=width)
         cvae = synthaug.ConditionalVAE(num_classes=10, channels=1, image_size=16, width=width)
-    DAETrainer(dae, out / "dae", epochs=epochs, seed=0, corruptions={"gaussian": 1},
-               sample_every=0, progress=False).fit(data.train)
+    DAETrainer(
+        dae, out / "dae", epochs=epochs, seed=0, corruptions={"gaussian": 1}, sample_every=0, progress=False
+    ).fit(data.train)
     CVAETrainer(cvae, out / "cvae", epochs=epochs, seed=0, sample_every=0, progress=False).fit(data.train)
 
     # 1. Denoise noisy PIL digits, then to tensors, in two DataLoader workers.
@@ -90,8 +91,10 @@ def run(out: Path, tiny: bool) -> None:
     loader = DataLoader(NoisyDigits(data.test, transform=pipeline), batch_size=150, num_workers=2)
     denoised = torch.cat([images for images, _ in loader])  # [450, 1, 16, 16]
     noisy = NoisyDigits(data.test).noisy
-    print(f"Denoise: MSE to clean {((noisy - data.test.images) ** 2).mean():.4f} noisy -> "
-          f"{((denoised - data.test.images) ** 2).mean():.4f} denoised   ({pipeline.transforms[0]})")
+    print(
+        f"Denoise: MSE to clean {((noisy - data.test.images) ** 2).mean():.4f} noisy -> "
+        f"{((denoised - data.test.images) ** 2).mean():.4f} denoised   ({pipeline.transforms[0]})"
+    )
 
     # 2. VAE variations of real training items, seeded.
     vary = VAEVariation(out / "cvae", strength=0.5, p=0.5, seed=0)

@@ -14,9 +14,15 @@ Or train a denoising autoencoder that maps corrupted images back to clean ones::
     clean = dae.denoise(noisy)           # [B, C, H, W] in [0, 1]
 """
 
+from synthaug import (
+    filters,  # noqa: E402  (synthaug.filters.Filter)
+    transforms,  # noqa: E402  (synthaug.transforms.gaussian_noise, CorruptionMix)
+    viz,  # noqa: E402  (synthaug.viz.save_image_grid etc.)
+)
 from synthaug._version import __version__
-from synthaug.data import ChunkShuffleSampler, ExportedDataset, MixedDataset, SyntheticBatches, SyntheticDataset, mix
+from synthaug.data import ChunkShuffleSampler, MixedDataset, SyntheticBatches, SyntheticDataset, mix
 from synthaug.errors import BundleError
+from synthaug.export import ExportedDataset
 from synthaug.generators import (
     ConditionalGAN,
     ConditionalGenerator,
@@ -29,13 +35,11 @@ from synthaug.generators import (
     available_models,
     register_generator,
     register_model,
+    register_to_config,
     wrap,
 )
 from synthaug.io import load
 from synthaug.tuning import TuneResult, tune
-from synthaug import viz  # noqa: E402  (synthaug.viz.save_image_grid etc.)
-from synthaug import transforms  # noqa: E402  (synthaug.transforms.gaussian_noise, CorruptionMix)
-from synthaug import filters  # noqa: E402  (synthaug.filters.Filter)
 
 __all__ = [
     "BundleError",
@@ -60,6 +64,7 @@ __all__ = [
     "viz",
     "register_generator",
     "register_model",
+    "register_to_config",
     "transforms",
     "tune",
     "TuneResult",

@@ -6,12 +6,12 @@ Only this module prints. Bad values exit with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any, NoReturn
 
 from synthaug._version import __version__
 from synthaug.training.base import TrainingDiverged
@@ -87,18 +87,43 @@ def _compile_mode(text: str) -> str:
     return text
 
 
+def _checkpoint_every(text: str) -> int | str:
+    """``--checkpoint-every``: a number of steps, a duration (``300s``, ``10m``, ``1h``), ``epoch`` or ``auto``."""
+    from synthaug.training.config import CHECKPOINT_EVERY_EXPECTED, checkpoint_interval
+
+    value: int | str = int(text) if text.strip().isdigit() else text.strip()
+    try:
+        checkpoint_interval(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {CHECKPOINT_EVERY_EXPECTED}, got {text!r}") from None
+    return value
+
+
 def _existing_dir(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"bundle directory {text!r} does not exist" if not path.exists() else f"{text!r} is not a directory")
+        raise argparse.ArgumentTypeError(
+            f"bundle directory {text!r} does not exist" if not path.exists() else f"{text!r} is not a directory"
+        )
     return path
 
 
+DEFAULT_DATA_ROOT = "~/.cache/synthaug"
+BUILTIN_DATA = ("digits", "fashion-mnist", "fashion_mnist", "fmnist")
+"""``--data`` values that name a dataset rather than an ImageFolder directory."""
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="'digits' (embedded), 'fashion-mnist', or an ImageFolder directory")
-    parser.add_argument("--data-root", type=Path, default=Path("~/.cache/synthaug").expanduser(),
-                        help="where Fashion-MNIST lives (default ~/.cache/synthaug; the Debian package "
-                        "dataset-fashion-mnist is found automatically)")
+    parser.add_argument(
+        "--data", required=True, help="'digits' (embedded), 'fashion-mnist', or an ImageFolder directory"
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path(DEFAULT_DATA_ROOT).expanduser(),
+        help="where Fashion-MNIST lives (default ~/.cache/synthaug; the Debian package "
+        "dataset-fashion-mnist is found automatically)",
+    )
 
 
 def _corruptions(text: str) -> dict[str, float]:
@@ -126,12 +151,19 @@ def _class_counts(text: str) -> dict[str, int]:
     return counts
 
 
-def _add_dae_evaluate_arguments(parser: argparse.ArgumentParser, prefix: str = "",
-                                seed_help: str = "data split and corruption seed (default 0)") -> None:
+def _add_dae_evaluate_arguments(
+    parser: argparse.ArgumentParser, prefix: str = "", seed_help: str = "data split and corruption seed (default 0)"
+) -> None:
     """The flags of ``evaluate-dae`` (and of ``evaluate`` for a dae; ``--seed``, ``--device``, ``--json`` for both)."""
-    parser.add_argument("--corruptions", type=_corruptions, default=None, help=f"{prefix}corruptions to evaluate, "
-                        "comma-separated (default: gaussian, salt_and_pepper, cutout, blur)")
-    parser.add_argument("--num-images", type=_positive_int, default=None, help=f"{prefix}use the first N test images (default all)")
+    parser.add_argument(
+        "--corruptions",
+        type=_corruptions,
+        default=None,
+        help=f"{prefix}corruptions to evaluate, comma-separated (default: gaussian, salt_and_pepper, cutout, blur)",
+    )
+    parser.add_argument(
+        "--num-images", type=_positive_int, default=None, help=f"{prefix}use the first N test images (default all)"
+    )
     parser.add_argument("--seed", type=_non_negative_int, default=0, help=seed_help)
     parser.add_argument("--device", type=_device, default="cpu", help="torch device (default cpu)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -140,11 +172,12 @@ def _add_dae_evaluate_arguments(parser: argparse.ArgumentParser, prefix: str = "
 class _Parser(argparse.ArgumentParser):
     """argparse, but bad input gets one line (no usage dump) and still exits with status 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from synthaug.training.losses import GAN_LOSSES
     from synthaug.training.registry import available_trainers
 
     parser = _Parser(
@@ -158,121 +191,328 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (INFO level)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="end-to-end demo on embedded digits (a few minutes on CPU)",
-                          description="Train a cGAN and a cVAE on scikit-learn's digits, save and reload them, draw "
-                          "sample grids, and compare a classifier trained on real vs real + synthetic data.")
+    demo = sub.add_parser(
+        "demo",
+        help="end-to-end demo on embedded digits (a few minutes on CPU)",
+        description="Train a cGAN and a cVAE on scikit-learn's digits, save and reload them, draw "
+        "sample grids, and compare a classifier trained on real vs real + synthetic data.",
+    )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (default: runs/demo)")
     demo.add_argument("--gan-epochs", type=_positive_int, default=None, help="cGAN epochs (default 60)")
     demo.add_argument("--vae-epochs", type=_positive_int, default=None, help="cVAE epochs (default 60)")
-    demo.add_argument("--classifier-steps", type=_positive_int, default=None, help="optimiser steps per classifier (default 1500)")
+    demo.add_argument(
+        "--classifier-steps", type=_positive_int, default=None, help="optimiser steps per classifier (default 1500)"
+    )
     demo.add_argument("--seed", type=_non_negative_int, default=0, help="seed for everything (default 0)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    train = sub.add_parser("train", help="train a generator or denoiser and write a bundle + run files",
-                           description="Train a class-conditional generator (cgan, cvae) or a denoising autoencoder "
-                           "(dae). The --out directory becomes a loadable bundle (config.json + model.safetensors) "
-                           "and also receives metrics.jsonl, samples/epoch_NNN.png and loss_curves.png. Under "
-                           "'torchrun --nproc_per_node=N -m synthaug train ...' it trains with DDP on N processes "
-                           "(gloo on CPU, nccl on CUDA; rank 0 writes the files).")
-    train.add_argument("model", choices=available_trainers(), help="model family")
-    _add_data_arguments(train)
+    train = sub.add_parser(
+        "train",
+        help="train a generator or denoiser and write a bundle + run files",
+        description="Train a class-conditional generator (cgan, cvae) or a denoising autoencoder "
+        "(dae). The --out directory becomes a loadable bundle (config.json + model.safetensors) "
+        "and also receives training_config.json (everything needed to train the run again), "
+        "metrics.jsonl, samples/epoch_NNN.png, loss_curves.png and checkpoint.pt. "
+        "'synthaug train --config RUN/training_config.json --out NEW' re-creates a run (flags "
+        "given override the file; a hand-written JSON or YAML file of the same layout works too). "
+        "Under 'torchrun --nproc_per_node=N -m synthaug train ...' it trains with DDP on N "
+        "processes (gloo on CPU, nccl on CUDA; rank 0 writes the files).",
+    )
+    # Training flags are named after the config fields they set (dest = field name) and
+    # default to "not given" (SUPPRESS), so that a flag overrides a --config file only when given.
+    unset = argparse.SUPPRESS
+    train.add_argument(
+        "model",
+        nargs="?",
+        choices=available_trainers(),
+        default=None,
+        help="model family (may come from --config instead)",
+    )
+    train.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a run's training_config.json, or a JSON/YAML file of the same layout: train that run "
+        "again (flags given override its values)",
+    )
+    train.add_argument(
+        "--data",
+        default=None,
+        help="'digits' (embedded), 'fashion-mnist', or an ImageFolder directory (required unless --config names it)",
+    )
+    train.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="where Fashion-MNIST lives (default ~/.cache/synthaug; the Debian package "
+        "dataset-fashion-mnist is found automatically)",
+    )
     train.add_argument("--out", type=Path, required=True, help="run/bundle directory to write")
-    train.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training split (default 20)")
-    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64); under torchrun the global batch, split across processes")
-    train.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate (default: 2e-4 cgan, 1e-3 cvae and dae)")
-    train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: 128 cgan, 16 cvae; not for dae)")
-    train.add_argument("--width", type=_positive_int, default=None, help="base conv channels (default: 64 cgan, 32 cvae and dae)")
-    train.add_argument("--image-size", type=_positive_int, default=None,
-                       help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument(
+        "--epochs", type=_positive_int, default=unset, help="passes over the training split (default 20)"
+    )
+    length.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=unset,
+        help="optimiser steps instead of epochs (the last epoch may end part-way)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=unset,
+        help="batch size (default 64); under torchrun the global batch, split across processes",
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, default=unset, help="Adam learning rate (default: 2e-4 cgan, 1e-3 cvae and dae)"
+    )
+    train.add_argument(
+        "--latent-dim", type=_positive_int, default=None, help="latent size (default: 128 cgan, 16 cvae; not for dae)"
+    )
+    train.add_argument(
+        "--width", type=_positive_int, default=None, help="base conv channels (default: 64 cgan, 32 cvae and dae)"
+    )
+    train.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)",
+    )
     train.add_argument("--channels", type=int, choices=(1, 3), default=None, help="ImageFolder channels (default 3)")
-    train.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
-    train.add_argument("--device", type=_train_device, default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)")
-    train.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
-                       help="bf16 autocast: auto = on CUDA only (default auto)")
-    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                       help="channels_last memory format (default: on for CUDA, off for CPU)")
-    train.add_argument("--compile", nargs="?", const="default", default=False, type=_compile_mode,
-                       metavar="MODE", help="torch.compile the trained networks (slow start; helps long CUDA runs); "
-                       "MODE: default, reduce-overhead (CUDA graphs) or max-autotune")
-    train.add_argument("--resume", action="store_true",
-                       help="continue from OUT/checkpoint.pt (written after every epoch) instead of starting over")
-    train.add_argument("--class-balanced", action="store_true",
-                       help="draw every class equally often in training batches (for long-tailed data)")
-    train.add_argument("--loss", choices=("bce", "hinge"), default="bce", help="cgan: GAN loss (default bce, non-saturating)")
-    train.add_argument("--diffaugment", default="auto",
-                       help="cgan: 'auto' (on below 10,000 images), 'off', or a policy like 'translation,cutout'")
-    train.add_argument("--corruptions", type=_corruptions, default=None,
-                       help="dae: corruptions to learn to undo, as name[:weight],... from gaussian, salt_and_pepper, "
-                       "cutout, blur (default: all four, equal weights)")
-    train.add_argument("--sample-every", type=_non_negative_int, default=1, help="write a sample grid every N epochs (0: only at the end)")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--seed", type=_non_negative_int, default=unset, help="seed (default 0)")
+    train.add_argument(
+        "--device",
+        type=_train_device,
+        default=unset,
+        help="auto (cuda if available), cpu, cuda, cuda:1, ... (default auto)",
+    )
+    train.add_argument(
+        "--amp",
+        choices=("auto", "bf16", "off"),
+        default=unset,
+        help="bf16 autocast: auto = on CUDA only (default auto)",
+    )
+    train.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=unset,
+        help="channels_last memory format (default: on for CUDA, off for CPU)",
+    )
+    train.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=unset,
+        type=_compile_mode,
+        metavar="MODE",
+        help="torch.compile the trained networks (slow start; helps long CUDA runs); "
+        "MODE: default, reduce-overhead (CUDA graphs) or max-autotune",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=_checkpoint_every,
+        default=unset,
+        metavar="N|DURATION|epoch|auto",
+        help="write OUT/checkpoint.pt every N steps, every DURATION (300s, 10m, 1h), after every epoch, "
+        "or auto (default: checkpoints take at most ~5%% of the time, at epoch ends); always after "
+        "the last step",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoint.pt (also from the middle of an epoch) instead of starting over",
+    )
+    train.add_argument(
+        "--class-balanced",
+        action="store_true",
+        default=unset,
+        help="draw every class equally often in training batches (for long-tailed data)",
+    )
+    train.add_argument(
+        "--log-every", type=_positive_int, default=unset, help="log mean losses every N steps (default 20)"
+    )
+    train.add_argument(
+        "--loss", choices=sorted(GAN_LOSSES), default=unset, help="cgan: GAN loss (default bce, non-saturating)"
+    )
+    train.add_argument(
+        "--diffaugment",
+        default=unset,
+        help="cgan: 'auto' (on below 10,000 images), 'off', or a policy like 'translation,cutout'",
+    )
+    train.add_argument(
+        "--ema-decay", type=float, default=unset, help="cgan: decay of the EMA generator (default 0.999)"
+    )
+    train.add_argument("--beta", type=float, default=unset, help="cvae: weight of the KL term (default 1)")
+    train.add_argument(
+        "--kl-warmup-steps",
+        type=_non_negative_int,
+        default=unset,
+        help="cvae: steps of the linear KL warm-up (default 200)",
+    )
+    train.add_argument(
+        "--gmm-components",
+        type=_non_negative_int,
+        default=unset,
+        help="cvae: components of the per-class latent mixture fitted after training (default 10; 0: none)",
+    )
+    train.add_argument(
+        "--corruptions",
+        type=_corruptions,
+        default=unset,
+        help="dae: corruptions to learn to undo, as name[:weight],... from gaussian, salt_and_pepper, "
+        "cutout, blur (default: all four, equal weights)",
+    )
+    train.add_argument(
+        "--sample-every",
+        type=_non_negative_int,
+        default=unset,
+        help="write a sample grid every N epochs (0: only at the end)",
+    )
+    train.add_argument(
+        "--no-progress", dest="progress", action="store_false", default=unset, help="hide the progress bar"
+    )
+    train.set_defaults(flag_names={a.dest: a.option_strings[0] for a in train._actions if a.option_strings})
 
-    sample = sub.add_parser("sample", help="sample a bundle to a PNG grid, an .npz array file or an ImageFolder tree",
-                            description="Sample a bundle. --format grid (the default for --out *.png) writes a "
-                            "labelled grid, rows = classes; npz (the default for *.npz) writes images (uint8 "
-                            "[N, H, W, C]), labels (int64 [N]) and class_names; imagefolder (the default for a name "
-                            "without a suffix) writes OUT/<class>/<index>.png. Item i is SyntheticDataset(bundle, N, "
-                            "seed=SEED)[i]. Output appears whole or not at all; an existing OUT needs --force. "
-                            "--shards K --shard-index I writes shard I of K of the npz set into the directory OUT "
-                            "(shard-0000I-of-0000K.npz + .json; manifest.json once all are there); under torchrun "
-                            "each rank writes its own shard (K = WORLD_SIZE, I = RANK) and --device cuda means "
-                            "cuda:LOCAL_RANK. Read back with synthaug.data.ExportedDataset(OUT).")
+    sample = sub.add_parser(
+        "sample",
+        help="sample a bundle to a PNG grid, an .npz array file or an ImageFolder tree",
+        description="Sample a bundle. --format grid (the default for --out *.png) writes a "
+        "labelled grid, rows = classes; npz (the default for *.npz) writes images (uint8 "
+        "[N, H, W, C]), labels (int64 [N]) and class_names; imagefolder (the default for a name "
+        "without a suffix) writes OUT/<class>/<index>.png. Item i is SyntheticDataset(bundle, N, "
+        "seed=SEED)[i]. Output appears whole or not at all; an existing OUT needs --force. "
+        "--shards K --shard-index I writes shard I of K of the npz set into the directory OUT "
+        "(shard-0000I-of-0000K.npz + .json; manifest.json once all are there); under torchrun "
+        "each rank writes its own shard (K = WORLD_SIZE, I = RANK) and --device cuda means "
+        "cuda:LOCAL_RANK. Read back with synthaug.data.ExportedDataset(OUT).",
+    )
     sample.add_argument("bundle", type=_existing_dir, help="bundle directory")
     sample.add_argument("--out", type=Path, required=True, help="output: a .png grid, an .npz file or a directory")
-    sample.add_argument("--format", choices=("grid", "npz", "imagefolder"), default=None,
-                        help="output format (default from --out: .png grid, .npz npz, no suffix imagefolder)")
-    sample.add_argument("--n", "--num-samples", dest="num_samples", type=_positive_int, default=None, metavar="N",
-                        help="npz/imagefolder: number of images, equal per class (default 1000, or the sum of --class-counts)")
-    sample.add_argument("--class-counts", type=_class_counts, default=None, metavar="CLASS=COUNT,...",
-                        help="npz/imagefolder: images per class as class=count,... with class names or indices, "
-                        "e.g. 0=100,3=500 or Bag=500,Sneaker=200 (classes left out get none)")
+    sample.add_argument(
+        "--format",
+        choices=("grid", "npz", "imagefolder"),
+        default=None,
+        help="output format (default from --out: .png grid, .npz npz, no suffix imagefolder)",
+    )
+    sample.add_argument(
+        "--n",
+        "--num-samples",
+        dest="num_samples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="npz/imagefolder: number of images, equal per class (default 1000, or the sum of --class-counts)",
+    )
+    sample.add_argument(
+        "--class-counts",
+        type=_class_counts,
+        default=None,
+        metavar="CLASS=COUNT,...",
+        help="npz/imagefolder: images per class as class=count,... with class names or indices, "
+        "e.g. 0=100,3=500 or Bag=500,Sneaker=200 (classes left out get none)",
+    )
     sample.add_argument("--per-class", type=_positive_int, default=None, help="grid: columns per class (default 8)")
     sample.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
-    sample.add_argument("--truncation", type=_positive_float, default=1.0, help="latent temperature in (0, 2] (default 1)")
-    sample.add_argument("--force", action="store_true", help="replace an existing OUT (once the new output is complete)")
+    sample.add_argument(
+        "--truncation", type=_positive_float, default=1.0, help="latent temperature in (0, 2] (default 1)"
+    )
+    sample.add_argument(
+        "--force", action="store_true", help="replace an existing OUT (once the new output is complete)"
+    )
     sample.add_argument("--device", type=_device, default="cpu", help="torch device (default cpu)")
-    sample.add_argument("--shards", type=_positive_int, default=None, metavar="K",
-                        help="npz: split the set into K disjoint shards and write one into the directory OUT "
-                        "(default under torchrun: WORLD_SIZE)")
-    sample.add_argument("--shard-index", type=_non_negative_int, default=None, metavar="I",
-                        help="with --shards: which shard to write, 0..K-1 (default under torchrun: RANK)")
+    sample.add_argument(
+        "--shards",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="npz: split the set into K disjoint shards and write one into the directory OUT "
+        "(default under torchrun: WORLD_SIZE)",
+    )
+    sample.add_argument(
+        "--shard-index",
+        type=_non_negative_int,
+        default=None,
+        metavar="I",
+        help="with --shards: which shard to write, 0..K-1 (default under torchrun: RANK)",
+    )
     sample.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    info = sub.add_parser("info", help="describe a bundle", description="Print a bundle's model type, image shape "
-                          "and parameter count, and its classes and latent size where the model has them.")
+    info = sub.add_parser(
+        "info",
+        help="describe a bundle",
+        description="Print a bundle's model type, image shape "
+        "and parameter count, and its classes and latent size where the model has them.",
+    )
     info.add_argument("bundle", type=_existing_dir, help="bundle directory")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     evaluate = sub.add_parser(
-        "evaluate", help="measure a bundle against real data: a generator report, or a dae's denoising table",
+        "evaluate",
+        help="measure a bundle against real data: a generator report, or a dae's denoising table",
         description="The bundle's model type decides. A generator (cgan, cvae) is measured against --data with a "
         "SmallCNN evaluator trained on its training split (cached by a hash of the data): label fidelity, Fréchet "
         "distance and KID in the evaluator's feature space, precision/recall/density/coverage, CAS (train on "
         "samples, test on real) and a memorisation check, overall and per class; --out receives report.md, "
         "report.json, a per-class label fidelity chart and one sample grid per class. A dae gets the evaluate-dae "
-        "table. Use the training run's --seed: it picks the held-out split of digits and ImageFolder data.")
+        "table. Use the training run's --seed: it picks the held-out split of digits and ImageFolder data.",
+    )
     evaluate.add_argument("bundle", nargs="?", type=_existing_dir, default=None, help="bundle directory (or --bundle)")
-    evaluate.add_argument("--bundle", dest="bundle_option", type=_existing_dir, default=None, metavar="DIR",
-                          help="bundle directory (the same as the positional BUNDLE)")
+    evaluate.add_argument(
+        "--bundle",
+        dest="bundle_option",
+        type=_existing_dir,
+        default=None,
+        metavar="DIR",
+        help="bundle directory (the same as the positional BUNDLE)",
+    )
     _add_data_arguments(evaluate)
-    evaluate.add_argument("--out", type=Path, default=None,
-                          help="generators (required): report directory to write; an existing one needs --force")
-    evaluate.add_argument("--force", action="store_true", help="generators: replace an existing --out when the new report is complete")
-    evaluate.add_argument("--num-per-class", type=_positive_int, default=None, help="generators: samples per class (default 200)")
-    evaluate.add_argument("--classifier-steps", type=_positive_int, default=None,
-                          help="generators: optimiser steps of the evaluator and the CAS classifier (default 1000)")
-    evaluate.add_argument("--k", type=_positive_int, default=None, help="generators: neighbours for precision/recall/density/coverage (default 5)")
-    evaluate.add_argument("--cache-dir", type=Path, default=None,
-                          help="generators: where cached evaluators live (default $SYNTHAUG_CACHE, else ~/.cache/synthaug)")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="generators (required): report directory to write; an existing one needs --force",
+    )
+    evaluate.add_argument(
+        "--force", action="store_true", help="generators: replace an existing --out when the new report is complete"
+    )
+    evaluate.add_argument(
+        "--num-per-class", type=_positive_int, default=None, help="generators: samples per class (default 200)"
+    )
+    evaluate.add_argument(
+        "--classifier-steps",
+        type=_positive_int,
+        default=None,
+        help="generators: optimiser steps of the evaluator and the CAS classifier (default 1000)",
+    )
+    evaluate.add_argument(
+        "--k",
+        type=_positive_int,
+        default=None,
+        help="generators: neighbours for precision/recall/density/coverage (default 5)",
+    )
+    evaluate.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="generators: where cached evaluators live (default $SYNTHAUG_CACHE, else ~/.cache/synthaug)",
+    )
     evaluate.add_argument("--no-progress", action="store_true", help="generators: hide the classifiers' progress bars")
-    _add_dae_evaluate_arguments(evaluate, prefix="dae: ", seed_help="data split seed, and the corruptions' (dae) "
-                                "or the samples' (generators) (default 0)")
+    _add_dae_evaluate_arguments(
+        evaluate,
+        prefix="dae: ",
+        seed_help="data split seed, and the corruptions' (dae) or the samples' (generators) (default 0)",
+    )
 
-    evaluate_dae = sub.add_parser("evaluate-dae", help="PSNR/SSIM of corrupted vs denoised held-out images, per corruption",
-                                  description="Corrupt the test split of --data with each corruption, denoise it with "
-                                  "the bundle's denoising autoencoder, and print PSNR, MSE and SSIM of the corrupted and "
-                                  "the denoised images against the clean ones. Use the training run's --seed: it picks "
-                                  "the held-out split of digits and ImageFolder data.")
+    evaluate_dae = sub.add_parser(
+        "evaluate-dae",
+        help="PSNR/SSIM of corrupted vs denoised held-out images, per corruption",
+        description="Corrupt the test split of --data with each corruption, denoise it with "
+        "the bundle's denoising autoencoder, and print PSNR, MSE and SSIM of the corrupted and "
+        "the denoised images against the clean ones. Use the training run's --seed: it picks "
+        "the held-out split of digits and ImageFolder data.",
+    )
     evaluate_dae.add_argument("bundle", type=_existing_dir, help="bundle directory of a dae")
     _add_data_arguments(evaluate_dae)
     _add_dae_evaluate_arguments(evaluate_dae)
@@ -295,60 +535,134 @@ def _cmd_demo(args: argparse.Namespace) -> None:
             setattr(settings, name, getattr(args, name))
     print(f"synthaug demo: training on embedded digits, writing to {settings.out_dir}/", flush=True)
     report = run_demo(settings)
-    print(f"\ntrain {report.train_size} real images, test {report.test_size}; "
-          f"each classifier trained for {settings.classifier_steps} steps\n")
+    print(
+        f"\ntrain {report.train_size} real images, test {report.test_size}; "
+        f"each classifier trained for {settings.classifier_steps} steps\n"
+    )
     print(report.table())
     print("\noutputs:")
     for name, path in report.files.items():
         print(f"  {name:<12} {path}")
 
 
+CLI_TRAINING_DEFAULTS = {"device": "auto"}
+"""Where ``synthaug train`` differs from the config classes' defaults (for fields neither a flag nor --config gives)."""
+
+
+def _training_flags(args: argparse.Namespace, model_type: str) -> dict:
+    """The training options given as flags, refusing those the family's config does not have."""
+    from dataclasses import fields
+
+    from synthaug.training.registry import available_trainers, get_trainer_class
+
+    families = {name: get_trainer_class(name) for name in available_trainers()}
+    own = {f.name for f in fields(families[model_type].config_class)}
+    given = {}
+    for name, value in vars(args).items():
+        owners = [cls for cls in families.values() if name in {f.name for f in fields(cls.config_class)}]
+        if not owners:
+            continue  # not a training option (--out, --data, --latent-dim, ...)
+        if name not in own:
+            flag = args.flag_names.get(name, "--" + name.replace("_", "-"))
+            kinds = " and ".join(f"{cls.kind} ({family})" for family, cls in families.items() if cls in owners)
+            raise ValueError(f"{flag} applies to {kinds} only, not {model_type}")
+        given[name] = value
+    return given
+
+
+def _train_model_type(args: argparse.Namespace, run) -> str:
+    from synthaug.training.registry import available_trainers
+
+    if run is not None and args.model is not None and args.model != run.model_type:
+        raise ValueError(
+            f"model {args.model!r} differs from {run.model_type!r} in --config {str(args.config)!r}; "
+            "a run's config fits its own model family only"
+        )
+    model_type = args.model or (run.model_type if run is not None else None)
+    if model_type is None:
+        raise ValueError(f"name the model family to train ({', '.join(available_trainers())}), or give --config FILE")
+    return model_type
+
+
+def _train_data_source(args: argparse.Namespace, run) -> dict:
+    """``source``, ``data_root``, ``image_size``, ``channels``: flags first, then --config's ``data``."""
+    recorded = dict(run.data or {}) if run is not None else {}
+    source = args.data if args.data is not None else recorded.get("source")
+    if source is None:
+        where = f"; --config {str(args.config)!r} records no data source" if run is not None else ""
+        raise ValueError(f"--data is required: 'digits', 'fashion-mnist' or an ImageFolder directory{where}")
+    root = args.data_root if args.data_root is not None else recorded.get("data_root")
+    return {
+        "source": source,
+        "data_root": str(Path(root or DEFAULT_DATA_ROOT).expanduser()),
+        "image_size": args.image_size if args.image_size is not None else recorded.get("image_size"),
+        "channels": args.channels if args.channels is not None else recorded.get("channels"),
+    }
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from synthaug.data.real import load_real_data
     from synthaug.generators.registry import get_generator_class
+    from synthaug.training.config import load_run_config
     from synthaug.training.registry import get_trainer_class
     from synthaug.utils.seeding import seeded
 
     _check_run_dir("--out", args.out)
-    cls, trainer_cls = get_generator_class(args.model), get_trainer_class(args.model)
-    if args.corruptions is not None and "corruptions" not in inspect.signature(trainer_cls).parameters:
-        raise ValueError(f"--corruptions applies to denoisers (dae) only, not {args.model}")
+    run = load_run_config(args.config, defaults=CLI_TRAINING_DEFAULTS) if args.config is not None else None
+    model_type = _train_model_type(args, run)
+    cls, trainer_cls = get_generator_class(model_type), get_trainer_class(model_type)
+    flags = _training_flags(args, model_type)
     for flag, key in (("--latent-dim", "latent_dim"), ("--width", "width")):
         if getattr(args, key) is not None and key not in cls.config_fields:
-            raise ValueError(f"{flag} does not apply to {args.model}")
-    data = load_real_data(args.data, data_root=args.data_root, image_size=args.image_size, channels=args.channels, seed=args.seed)
-    channels, size, _ = data.image_shape
-    known = dict(num_classes=data.num_classes, channels=channels, image_size=size, class_names=data.class_names,
-                 latent_dim=args.latent_dim, width=args.width)
-    # Each family takes the arguments its config declares (the dae has no classes or latent).
-    model_args = {k: v for k, v in known.items() if k in cls.config_fields and v is not None}
-    with seeded(args.seed):
-        model = cls(**model_args)
-    options = TRAINER_OPTIONS.get(args.model, lambda args, data: {})(args, data)
-    trainer = trainer_cls(
-        model, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        device=args.device, sample_every=args.sample_every, progress=not args.no_progress,
-        class_balanced=args.class_balanced, amp=args.amp, channels_last=args.channels_last, compile=args.compile,
-        **options,
+            raise ValueError(f"{flag} does not apply to {model_type}")
+    base = run.training if run is not None else CLI_TRAINING_DEFAULTS
+    config = trainer_cls.config_class.from_options(base, **flags)
+    source = _train_data_source(args, run)
+    data = load_real_data(
+        source["source"],
+        data_root=source["data_root"],
+        image_size=source["image_size"],
+        channels=source["channels"],
+        seed=config.seed,
     )
+    channels, size, _ = data.image_shape
+    known = dict(
+        num_classes=data.num_classes,
+        channels=channels,
+        image_size=size,
+        class_names=data.class_names,
+        latent_dim=args.latent_dim,
+        width=args.width,
+    )
+    # Each family takes the arguments its config declares (the dae has no classes or latent);
+    # --config's model options come first, what the data and flags say on top.
+    model_args = {
+        **(run.model if run is not None else {}),
+        **{k: v for k, v in known.items() if k in cls.config_fields and v is not None},
+    }
+    with seeded(config.seed):
+        model = cls(**model_args)
+    # The progress images of a trainer that shows held-out images (the denoiser's): the test split.
+    extra = {"preview_images": data.test.images if len(data.test) else None} if trainer_cls.uses_preview_images else {}
+    trainer = trainer_cls(model, args.out, config, **extra)
+    # Recorded in training_config.json: an ImageFolder by its absolute path, so the file works from anywhere.
+    is_folder = source["source"] not in BUILTIN_DATA and Path(source["source"]).is_dir()
+    trainer.data_source = {
+        **source,
+        "source": str(Path(source["source"]).resolve()) if is_folder else source["source"],
+        "image_size": size,
+        "channels": channels,
+    }
     main = trainer.dist.is_main  # under torchrun, rank 0 speaks for all processes
     if main:
         world = f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
-        print(f"training {args.model} on {data!r} ({trainer.device}{world})", flush=True)
+        print(f"training {model_type} on {data!r} ({trainer.device}{world})", flush=True)
     result = trainer.fit(data.train, resume=args.resume)
     if not main:
         return
     losses = ", ".join(f"{k}={v:.4f}" for k, v in result.final_losses.items())
     print(f"done: {result.steps} steps in {result.seconds:.1f}s ({losses})")
     print(f"bundle and run files in {result.out_dir}/ (load with synthaug.load({str(result.out_dir)!r}))")
-
-
-TRAINER_OPTIONS = {
-    "cgan": lambda args, data: {"loss": args.loss, "diffaugment": None if args.diffaugment == "off" else args.diffaugment},
-    # The progress images show held-out images: what the denoiser was not trained on.
-    "dae": lambda args, data: {"corruptions": args.corruptions, "preview_images": data.test.images if len(data.test) else None},
-}
-"""Family-specific trainer keyword arguments from the ``train`` flags."""
 
 
 SAMPLE_FORMATS = {".png": "grid", ".npz": "npz", "": "imagefolder"}
@@ -361,17 +675,23 @@ def _sample_format(args: argparse.Namespace, sharded: bool = False) -> str:
         fmt = args.format or ("grid" if args.out.suffix.lower() == ".png" else "npz")
         if fmt != "npz":
             given = f"--format {fmt}" if args.format else f"--out {str(args.out)!r} (a {fmt})"
-            raise ValueError(f"{given} cannot be sharded: --shards (and torchrun) write npz shards into the directory --out")
+            raise ValueError(
+                f"{given} cannot be sharded: --shards (and torchrun) write npz shards into the directory --out"
+            )
         if args.out.suffix.lower() == ".npz":
-            raise ValueError(f"--out {str(args.out)!r} names an .npz file, but shards go into a directory: "
-                             "give --out a name without .npz")
+            raise ValueError(
+                f"--out {str(args.out)!r} names an .npz file, but shards go into a directory: "
+                "give --out a name without .npz"
+            )
         return fmt
     if args.format is not None:
         return args.format
     fmt = SAMPLE_FORMATS.get(args.out.suffix.lower(), "imagefolder" if args.out.is_dir() else None)
     if fmt is None:
-        raise ValueError(f"cannot tell the format of --out {str(args.out)!r}: use .png (grid), .npz (arrays), a name "
-                         "without a suffix (ImageFolder directory), or pass --format")
+        raise ValueError(
+            f"cannot tell the format of --out {str(args.out)!r}: use .png (grid), .npz (arrays), a name "
+            "without a suffix (ImageFolder directory), or pass --format"
+        )
     return fmt
 
 
@@ -403,7 +723,9 @@ def _check_sample_out(args: argparse.Namespace, shard: tuple[int, int] | None) -
     except FileExistsError as e:
         raise ValueError(f"{str(target)!r} already exists; pass --force to replace it") from e
     if shard is not None and args.out.resolve() == args.bundle.resolve():
-        raise ValueError(f"--out {str(args.out)!r} is the bundle directory; write the shards into a directory of their own")
+        raise ValueError(
+            f"--out {str(args.out)!r} is the bundle directory; write the shards into a directory of their own"
+        )
     # Shards are added to a directory, never replace it; other outputs (with --force) replace --out.
     if shard is None and args.out.resolve() in (args.bundle.resolve(), *args.bundle.resolve().parents):
         raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(args.bundle)!r}")
@@ -419,6 +741,14 @@ def _sample_class_counts(gen, args: argparse.Namespace) -> tuple[int | None, dic
     return num_samples, class_counts
 
 
+def _num_items(num_samples: int | None, class_counts: dict | None) -> int:
+    """How many images a sample command writes: ``num_samples``, else the sum of ``class_counts``."""
+    if num_samples:
+        return num_samples
+    assert class_counts is not None  # _sample_class_counts gives one of the two
+    return sum(class_counts.values())
+
+
 def _cmd_sample(args: argparse.Namespace) -> None:
     from synthaug.export import export_grid, export_imagefolder, export_npz
     from synthaug.generators.base import GeneratorProtocol
@@ -427,16 +757,21 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     launch = DistributedRun.from_env()  # under torchrun: one shard per process
     shard = _sample_shard(args, launch)
     fmt = _sample_format(args, sharded=shard is not None)
-    other_formats = {"--n": args.num_samples, "--class-counts": args.class_counts} if fmt == "grid" else {
-        "--per-class": args.per_class}
+    other_formats = (
+        {"--n": args.num_samples, "--class-counts": args.class_counts}
+        if fmt == "grid"
+        else {"--per-class": args.per_class}
+    )
     for flag, value in other_formats.items():
         if value is not None:
             raise ValueError(f"{flag} does not apply to --format {fmt}")
     _check_sample_out(args, shard)  # before the model loads or anything is sampled
     gen = load(args.bundle, device=launch.device(args.device))
     if not isinstance(gen, GeneratorProtocol):
-        raise ValueError(f"{args.bundle} holds a {gen.model_type} model, which does not sample images; "
-                         "sample needs a generator bundle (cgan, cvae)")
+        raise ValueError(
+            f"{args.bundle} holds a {gen.model_type} model, which does not sample images; "
+            "sample needs a generator bundle (cgan, cvae)"
+        )
     if fmt == "grid":
         per_class = args.per_class or 8
         export_grid(gen, args.out, per_class=per_class, seed=args.seed, truncation=args.truncation, force=args.force)
@@ -444,27 +779,57 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         return
     num_samples, class_counts = _sample_class_counts(gen, args)
     if shard is not None:
-        _write_sample_shard(gen, args, shard, num_samples, class_counts, progress=not args.no_progress and launch.is_main)  # one progress bar: rank 0's
+        _write_sample_shard(
+            gen, args, shard, num_samples, class_counts, progress=not args.no_progress and launch.is_main
+        )  # one progress bar: rank 0's
         return
     export = {"npz": export_npz, "imagefolder": export_imagefolder}[fmt]
-    export(gen, args.out, num_samples=num_samples, class_counts=class_counts, seed=args.seed,
-           truncation=args.truncation, force=args.force, progress=not args.no_progress)
-    n = num_samples or sum(class_counts.values())
-    where = f"class folders in {args.out}/" if fmt == "imagefolder" else f"{args.out} (uint8 [N, H, W, C] + int64 labels)"
+    export(
+        gen,
+        args.out,
+        num_samples=num_samples,
+        class_counts=class_counts,
+        seed=args.seed,
+        truncation=args.truncation,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    n = _num_items(num_samples, class_counts)
+    where = (
+        f"class folders in {args.out}/" if fmt == "imagefolder" else f"{args.out} (uint8 [N, H, W, C] + int64 labels)"
+    )
     print(f"wrote {n} images {list(gen.image_shape)} to {where}")
 
 
-def _write_sample_shard(gen, args: argparse.Namespace, shard: tuple[int, int], num_samples: int | None,
-                        class_counts: dict | None, progress: bool) -> None:
+def _write_sample_shard(
+    gen,
+    args: argparse.Namespace,
+    shard: tuple[int, int],
+    num_samples: int | None,
+    class_counts: dict | None,
+    progress: bool,
+) -> None:
     from synthaug.data.exported import MANIFEST_NAME
     from synthaug.sharding import export_npz_shard, shard_range
 
     num_shards, index = shard
-    path = export_npz_shard(gen, args.out, index, num_shards, num_samples=num_samples, class_counts=class_counts,
-                            seed=args.seed, truncation=args.truncation, force=args.force, progress=progress)
-    start, stop = shard_range(num_samples or sum(class_counts.values()), num_shards, index)
-    print(f"wrote shard {index} of {num_shards} (items [{start}, {stop}): {stop - start} images "
-          f"{list(gen.image_shape)}) to {path}")
+    path = export_npz_shard(
+        gen,
+        args.out,
+        index,
+        num_shards,
+        num_samples=num_samples,
+        class_counts=class_counts,
+        seed=args.seed,
+        truncation=args.truncation,
+        force=args.force,
+        progress=progress,
+    )
+    start, stop = shard_range(_num_items(num_samples, class_counts), num_shards, index)
+    print(
+        f"wrote shard {index} of {num_shards} (items [{start}, {stop}): {stop - start} images "
+        f"{list(gen.image_shape)}) to {path}"
+    )
     if (args.out / MANIFEST_NAME).exists():  # written by whichever shard finished last
         print(f"all {num_shards} shards present: {args.out / MANIFEST_NAME}")
 
@@ -472,22 +837,35 @@ def _write_sample_shard(gen, args: argparse.Namespace, shard: tuple[int, int], n
 def _cmd_info(args: argparse.Namespace) -> None:
     from synthaug.generators.base import count_parameters
     from synthaug.io import load
+    from synthaug.training.config import TRAINING_CONFIG_NAME, load_run_config
 
     model = load(args.bundle)
-    info = {"path": str(args.bundle), "model_type": model.model_type}
+    info: dict[str, Any] = {"path": str(args.bundle), "model_type": model.model_type}
     # Only what this model has: a denoiser has no classes and no latent.
     for key in ("num_classes", "class_names", "image_shape", "latent_dim"):
         if hasattr(model, key):
             value = getattr(model, key)
             info[key] = list(value) if isinstance(value, tuple) else value
     info.update(parameters=count_parameters(model), config=model.config)
+    # A training run's directory also says how it was trained.
+    run_file = args.bundle / TRAINING_CONFIG_NAME
+    run = load_run_config(run_file).to_dict() if run_file.exists() else None
+    if run is not None:
+        info["training_config"] = run
     if args.json:
         print(json.dumps(info, indent=2))
         return
     for key, value in info.items():
-        if key not in ("parameters", "config"):
+        if key not in ("parameters", "config", "training_config"):
             print(f"{key:<12} {value}")
     print(f"{'parameters':<12} {info['parameters']:,}")
+    if run is not None:
+        print(f"\ntraining config ({run_file}; train it again with: synthaug train --config {run_file} --out DIR)")
+        data = run["data"]
+        if data is not None:
+            print(f"  {'data':<18} " + ", ".join(f"{k}={v}" for k, v in data.items() if v is not None))
+        for key, value in run["training"].items():
+            print(f"  {key:<18} {json.dumps(value)}")
 
 
 def _evaluate_dae(model, bundle: Path, args: argparse.Namespace) -> None:
@@ -499,8 +877,12 @@ def _evaluate_dae(model, bundle: Path, args: argparse.Namespace) -> None:
     clean = data.test.images[: args.num_images]
     report = denoising_report(model, clean, args.corruptions, seed=args.seed)
     if args.json:
-        print(json.dumps({"bundle": str(bundle), "data": data.name, "images": len(clean), "seed": args.seed,
-                          "report": report}, indent=2))
+        print(
+            json.dumps(
+                {"bundle": str(bundle), "data": data.name, "images": len(clean), "seed": args.seed, "report": report},
+                indent=2,
+            )
+        )
         return
     print(f"{len(clean)} held-out {data.name} images {list(data.image_shape)}, seed {args.seed}\n")
     print(report_table(report))
@@ -516,8 +898,14 @@ def _cmd_evaluate_dae(args: argparse.Namespace) -> None:
     _evaluate_dae(model, args.bundle, args)
 
 
-GENERATOR_EVALUATE_FLAGS = {"--out": "out", "--force": "force", "--num-per-class": "num_per_class",
-                            "--classifier-steps": "classifier_steps", "--k": "k", "--cache-dir": "cache_dir"}
+GENERATOR_EVALUATE_FLAGS = {
+    "--out": "out",
+    "--force": "force",
+    "--num-per-class": "num_per_class",
+    "--classifier-steps": "classifier_steps",
+    "--k": "k",
+    "--cache-dir": "cache_dir",
+}
 DAE_EVALUATE_FLAGS = {"--corruptions": "corruptions", "--num-images": "num_images"}
 """``evaluate`` flags that apply to one kind of bundle only (a flag for the other kind is an error)."""
 
@@ -535,7 +923,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
     if args.bundle is None and args.bundle_option is None:
         raise ValueError("name the bundle to evaluate: synthaug evaluate BUNDLE ... (or --bundle BUNDLE)")
-    if args.bundle is not None and args.bundle_option is not None and args.bundle.resolve() != args.bundle_option.resolve():
+    if (
+        args.bundle is not None
+        and args.bundle_option is not None
+        and args.bundle.resolve() != args.bundle_option.resolve()
+    ):
         raise ValueError(f"two different bundles given: {str(args.bundle)!r} and --bundle {str(args.bundle_option)!r}")
     bundle = args.bundle if args.bundle is not None else args.bundle_option
     model = load(bundle, device=args.device)
@@ -556,7 +948,9 @@ def _evaluate_generator(gen, bundle: Path, args: argparse.Namespace) -> None:
     from synthaug.utils.atomic import atomic_output, check_output
 
     if args.out is None:
-        raise ValueError("--out is required for a generator bundle: the directory for report.md, report.json and figures")
+        raise ValueError(
+            "--out is required for a generator bundle: the directory for report.md, report.json and figures"
+        )
     try:
         check_output(args.out, args.force)  # before anything slow runs
     except FileExistsError as e:
@@ -565,41 +959,73 @@ def _evaluate_generator(gen, bundle: Path, args: argparse.Namespace) -> None:
         raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(bundle)!r}")
     channels, size, _ = gen.image_shape
     data = load_real_data(args.data, data_root=args.data_root, image_size=size, channels=channels, seed=args.seed)
-    options = {key: getattr(args, key) for key in ("num_per_class", "classifier_steps", "k") if getattr(args, key) is not None}
+    options = {
+        key: getattr(args, key) for key in ("num_per_class", "classifier_steps", "k") if getattr(args, key) is not None
+    }
     if not args.json:
         print(f"evaluating {bundle} ({gen.model_type}) on {data!r}", flush=True)
-    report = evaluate_generator(gen, data, seed=args.seed, cache_dir=args.cache_dir, device=args.device,
-                                progress=not args.no_progress, **options)
+    report = evaluate_generator(
+        gen,
+        data,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        device=args.device,
+        progress=not args.no_progress,
+        **options,
+    )
     with atomic_output(args.out, directory=True, force=args.force) as tmp:
         write_report(report, tmp, gen, title=f"Evaluation of {bundle.name} on {data.name}")
     if args.json:
         print(json.dumps(json_ready(report), indent=2))
         return
     overall, extractor, mem = report["overall"], report["feature_extractor"], report["memorisation"]
-    print(f"feature extractor: {extractor['description']} "
-          f"({'from the cache' if extractor['from_cache'] else 'trained now, cached'})")
-    print(f"label fidelity {overall['label_fidelity']:.3f} (evaluator on real test: {overall['real_accuracy']:.3f})  "
-          f"CAS {overall['cas']:.3f}")
-    print(f"Fréchet distance {overall['frechet_distance']:.3f}  KID {overall['kid']:.4g}  precision "
-          f"{overall['precision']:.3f}  recall {overall['recall']:.3f}  density {overall['density']:.3f}  "
-          f"coverage {overall['coverage']:.3f}")
-    print(f"near copies {mem['near_copy_share']:.1%}  exact copies {mem['exact_copies']}"
-          + ("  FLAGGED: the generator reproduces training images" if mem["flagged"] else ""))
+    print(
+        f"feature extractor: {extractor['description']} "
+        f"({'from the cache' if extractor['from_cache'] else 'trained now, cached'})"
+    )
+    print(
+        f"label fidelity {overall['label_fidelity']:.3f} (evaluator on real test: {overall['real_accuracy']:.3f})  "
+        f"CAS {overall['cas']:.3f}"
+    )
+    print(
+        f"Fréchet distance {overall['frechet_distance']:.3f}  KID {overall['kid']:.4g}  precision "
+        f"{overall['precision']:.3f}  recall {overall['recall']:.3f}  density {overall['density']:.3f}  "
+        f"coverage {overall['coverage']:.3f}"
+    )
+    print(
+        f"near copies {mem['near_copy_share']:.1%}  exact copies {mem['exact_copies']}"
+        + ("  FLAGGED: the generator reproduces training images" if mem["flagged"] else "")
+    )
     print(f"report: {args.out / 'report.md'} (+ report.json and {len(report['per_class']) + 1} PNG figures)")
 
 
-COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "sample": _cmd_sample, "info": _cmd_info,
-            "evaluate": _cmd_evaluate, "evaluate-dae": _cmd_evaluate_dae}
+COMMANDS = {
+    "demo": _cmd_demo,
+    "train": _cmd_train,
+    "sample": _cmd_sample,
+    "info": _cmd_info,
+    "evaluate": _cmd_evaluate,
+    "evaluate-dae": _cmd_evaluate_dae,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         COMMANDS[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
-            PermissionError) as e:
+    except (
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+    ) as e:
         # User-facing errors (bad values, paths that are missing, taken or not writable): one line, no
         # traceback, argparse's exit status for bad input.
         parser.exit(2, f"synthaug {args.command}: error: {e}\n")

@@ -13,14 +13,16 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import torch
 
 from synthaug.data.real import load_digits_data
 from synthaug.data.synthetic import SyntheticDataset
+from synthaug.generators.base import ConditionalGenerator
 from synthaug.generators.cgan import ConditionalGAN
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.io import load
@@ -88,29 +90,47 @@ def run_demo(settings: DemoSettings | None = None) -> DemoReport:
     with _timed(report, "load data"):
         data = load_digits_data(s.image_size, seed=s.seed)
     report.train_size, report.test_size = len(data.train), len(data.test)
-    shape = dict(num_classes=data.num_classes, channels=1, image_size=s.image_size, class_names=data.class_names)
+    shape: dict[str, Any] = dict(
+        num_classes=data.num_classes, channels=1, image_size=s.image_size, class_names=data.class_names
+    )
 
     with _timed(report, "train cGAN"):
         with seeded(s.seed):
             gan = ConditionalGAN(width=s.gan_width, **shape)
-        CGANTrainer(gan, out / "cgan", epochs=s.gan_epochs, seed=s.seed, progress=s.progress, sample_every=10).fit(data.train)
+        CGANTrainer(gan, out / "cgan", epochs=s.gan_epochs, seed=s.seed, progress=s.progress, sample_every=10).fit(
+            data.train
+        )
     with _timed(report, "train cVAE"):
         with seeded(s.seed):
             vae = ConditionalVAE(**shape)
-        CVAETrainer(vae, out / "cvae", epochs=s.vae_epochs, seed=s.seed, progress=s.progress, sample_every=10).fit(data.train)
+        CVAETrainer(vae, out / "cvae", epochs=s.vae_epochs, seed=s.seed, progress=s.progress, sample_every=10).fit(
+            data.train
+        )
 
-    generators = {}
+    generators: dict[str, ConditionalGenerator] = {}
     with _timed(report, "reload bundles + sample grids"):
         for name in ("cgan", "cvae"):
-            generators[name] = load(out / name)  # through the public loader, as a user would
-            grid = save_generator_grid(generators[name], out / f"{name}_samples.png", per_class=s.per_class,
-                                       seed=s.seed, title=f"{name} samples (rows = classes)")
+            loaded = load(out / name)  # through the public loader, as a user would
+            assert isinstance(loaded, ConditionalGenerator)  # the cgan and cvae bundles written above
+            generators[name] = loaded
+            grid = save_generator_grid(
+                generators[name],
+                out / f"{name}_samples.png",
+                per_class=s.per_class,
+                seed=s.seed,
+                title=f"{name} samples (rows = classes)",
+            )
             report.files[f"{name} bundle"] = str(out / name)
             report.files[f"{name} grid"] = str(grid)
 
     real = data.train.as_dataset()
-    budget = dict(num_classes=data.num_classes, image_shape=data.image_shape, steps=s.classifier_steps,
-                  seed=s.seed, progress=s.progress)
+    budget: dict[str, Any] = dict(
+        num_classes=data.num_classes,
+        image_shape=data.image_shape,
+        steps=s.classifier_steps,
+        seed=s.seed,
+        progress=s.progress,
+    )
     with _timed(report, "classifier: real only"):
         model = train_classifier(real, desc="classifier real", **budget)
         report.accuracy["real only"] = accuracy(model, data.test)
@@ -118,7 +138,7 @@ def run_demo(settings: DemoSettings | None = None) -> DemoReport:
     for name, gen in generators.items():
         with _timed(report, f"classifier: real + {name}"):
             synthetic = SyntheticDataset(gen, num_samples=report.synthetic_size, seed=s.seed, image_type="tensor")
-            mixed = torch.utils.data.ConcatDataset([real, synthetic])
+            mixed: torch.utils.data.ConcatDataset[Any] = torch.utils.data.ConcatDataset([real, synthetic])
             model = train_classifier(mixed, desc=f"classifier real+{name}", **budget)
             report.accuracy[f"real + {name} ({report.synthetic_size} synthetic)"] = accuracy(model, data.test)
     report.seconds["total"] = round(time.perf_counter() - total_start, 2)

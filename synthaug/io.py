@@ -1,4 +1,9 @@
-"""Public loading entry point for saved bundles."""
+"""Public loading entry point for saved bundles.
+
+The one place where a bundle's ``model_type`` is turned into a class for loading any
+model: the bundle format (:mod:`synthaug.generators.bundle`) sits under the models and
+does not know them, so this module, above the registry, passes it the registry's lookup.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import torch
 
 from synthaug.generators.base import ConfigurableModule
 from synthaug.generators.bundle import read_bundle
-from synthaug.utils.devices import check_device
+from synthaug.generators.registry import get_model_class
+from synthaug.validation import check_device
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> ConfigurableModule:
@@ -38,4 +44,4 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> ConfigurableMo
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a bundle directory (str or os.PathLike), got {type(path).__name__} {path!r}")
-    return read_bundle(path, device=check_device("device", device))
+    return read_bundle(path, device=check_device("device", device), resolve=get_model_class)

@@ -21,20 +21,30 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from synthaug.data.counts import check_count
+from synthaug.data.classes import ClassOrderWarning, align_classes
+from synthaug.data.filters import Filter, FilterShortfall
 from synthaug.data.labels import read_labels
-from synthaug.data.mixing import MixedDataset, mix
+from synthaug.data.mixing import MixedDataset, mix, register_strategy
 from synthaug.data.real import LabelledImages
-from synthaug.filters import Filter, FilterShortfall, _to_labelled_images, train_filter_classifier
 from synthaug.generators.base import GeneratorProtocol
-from synthaug.metrics.classifier import accuracy, train_classifier
+from synthaug.metrics.classifier import accuracy, train_classifier, train_filter_classifier
+from synthaug.validation import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_seed,
+    is_number,
+    positive_int,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +142,10 @@ class TuneResult:
     val_se: float = 0.0
 
     def __repr__(self) -> str:
-        return (f"TuneResult(best={self.best!r}, chose_real_only={self.chose_real_only}, metric={self.metric!r}, "
-                f"candidates={len(self.table)}, seconds={self.seconds:.1f})")
+        return (
+            f"TuneResult(best={self.best!r}, chose_real_only={self.chose_real_only}, metric={self.metric!r}, "
+            f"candidates={len(self.table)}, seconds={self.seconds:.1f})"
+        )
 
     def summary(self) -> str:
         """A markdown table of every candidate's validation score, and the decision."""
@@ -141,11 +153,14 @@ class TuneResult:
         show = (lambda v: f"{100 * v:.2f}") if percent else (lambda v: f"{v:.4g}")
         unit = " %" if percent else ""
         base = self.table[0]
-        lines = [f"Validation {self.metric}{unit} (train {self.split[0]} / validation {self.split[1]} real items); "
-                 f"a setting must beat real only by more than max(min_gain={show(self.min_gain)}, "
-                 f"std of either row, validation standard error={show(self.val_se)}).", "",
-                 f"| setting | {self.metric}{unit} | std | n | vs real only | verdict | s |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            f"Validation {self.metric}{unit} (train {self.split[0]} / validation {self.split[1]} real items); "
+            f"a setting must beat real only by more than max(min_gain={show(self.min_gain)}, "
+            f"std of either row, validation standard error={show(self.val_se)}).",
+            "",
+            f"| setting | {self.metric}{unit} | std | n | vs real only | verdict | s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in self.table:
             if row.n == 0:
                 lines.append(f"| {row.label} | n/a | n/a | 0 | n/a | skipped: {row.note} | {row.seconds:.1f} |")
@@ -156,10 +171,20 @@ class TuneResult:
             else:
                 delta = row.mean - base.mean
                 gain = ("+" if delta >= 0 else "") + show(delta)
-                verdict = "chosen" if row.setting == self.best else \
-                    ("beats real only" if delta > _margin(base, row, self.min_gain, self.val_se) else
-                     "worse" if delta < 0 else "within noise")
-            lines.append(f"| {row.label} | {show(row.mean)} | {std} | {row.n} | {gain} | {verdict} | {row.seconds:.1f} |")
+                verdict = (
+                    "chosen"
+                    if row.setting == self.best
+                    else (
+                        "beats real only"
+                        if delta > _margin(base, row, self.min_gain, self.val_se)
+                        else "worse"
+                        if delta < 0
+                        else "within noise"
+                    )
+                )
+            lines.append(
+                f"| {row.label} | {show(row.mean)} | {std} | {row.n} | {gain} | {verdict} | {row.seconds:.1f} |"
+            )
         lines += ["", self.reason]
         return "\n".join(lines)
 
@@ -185,16 +210,21 @@ def _validation_se(score: float, n_val: int) -> float:
 def _decide(table: list[TuneRow], min_gain: float, metric: str, val_se: float = 0.0) -> tuple[TuneRow | None, str]:
     """The best row that beats real only (``table[0]``) by more than its margin, or None; and why."""
     baseline = table[0]
-    winners = [row for row in table[1:]
-               if row.n and row.mean - baseline.mean > _margin(baseline, row, min_gain, val_se)]
+    winners = [
+        row for row in table[1:] if row.n and row.mean - baseline.mean > _margin(baseline, row, min_gain, val_se)
+    ]
     if not winners:
-        reason = (f"No setting beat real only ({metric} {baseline.mean:.4f}) by more than the margin: "
-                  "keeping the real data only.")
+        reason = (
+            f"No setting beat real only ({metric} {baseline.mean:.4f}) by more than the margin: "
+            "keeping the real data only."
+        )
         logger.warning("synthaug.tune: %s", reason)
         return None, reason
     best = max(winners, key=lambda row: row.mean)  # the first of equals: the earlier in the grid
-    reason = (f"Chose {best.label}: {metric} {best.mean:.4f} vs {baseline.mean:.4f} for real only "
-              f"(+{best.mean - baseline.mean:.4f} > margin {_margin(baseline, best, min_gain, val_se):.4f}).")
+    reason = (
+        f"Chose {best.label}: {metric} {best.mean:.4f} vs {baseline.mean:.4f} for real only "
+        f"(+{best.mean - baseline.mean:.4f} > margin {_margin(baseline, best, min_gain, val_se):.4f})."
+    )
     logger.info("synthaug.tune: %s", reason)
     return best, reason
 
@@ -206,8 +236,9 @@ class _RealPart(Dataset):
         self.real = real
         self.indices = indices
         self.targets = labels[indices]
-        if getattr(real, "classes", None) is not None:
-            self.classes = real.classes
+        classes = getattr(real, "classes", None)
+        if classes is not None:
+            self.classes = classes
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -241,26 +272,33 @@ def _check_grid(grid: Any) -> list[dict[str, Any]]:
     settings = []
     for i, setting in enumerate(grid):
         if not isinstance(setting, Mapping):
-            raise TypeError(f"grid[{i}] must be a dict like {{'strategy': 'ratio', 'ratio': 0.25, 'filter': 0.9}}, "
-                            f"got {type(setting).__name__}")
+            raise TypeError(
+                f"grid[{i}] must be a dict like {{'strategy': 'ratio', 'ratio': 0.25, 'filter': 0.9}}, "
+                f"got {type(setting).__name__}"
+            )
         unknown = sorted(set(setting) - set(_SETTING_KEYS), key=str)
         if unknown or "strategy" not in setting:
-            raise ValueError(f"grid[{i}] = {dict(setting)!r}: keys must be 'strategy' (required) and any of "
-                             f"{_SETTING_KEYS[1:]}" + (f", got unknown {unknown}" if unknown else ""))
+            raise ValueError(
+                f"grid[{i}] = {dict(setting)!r}: keys must be 'strategy' (required) and any of "
+                f"{_SETTING_KEYS[1:]}" + (f", got unknown {unknown}" if unknown else "")
+            )
         if isinstance(setting["strategy"], str) and setting["strategy"] == "auto":
             raise ValueError(f"grid[{i}]: strategy 'auto' cannot be tuned; give a concrete strategy")
         threshold = setting.get("filter")
-        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
-                                      or not 0.0 <= threshold <= 1.0):
-            raise ValueError(f"grid[{i}]: filter must be None or a min_confidence in [0, 1], got {threshold!r}")
+        if threshold is not None:
+            check_number(
+                f"grid[{i}]: filter", threshold, low=0.0, high=1.0, expected="None or a min_confidence in [0, 1]"
+            )
         settings.append({"filter": None, **setting})
     return settings
 
 
 def _check_score(score: Any, label: str) -> float:
-    if isinstance(score, bool) or not isinstance(score, (int, float, np.integer, np.floating)):
-        raise TypeError(f"train_fn must return a number (higher is better); for {label!r} it returned "
-                        f"{type(score).__name__} {score!r}")
+    if not is_number(score):
+        raise TypeError(
+            f"train_fn must return a number (higher is better); for {label!r} it returned "
+            f"{type(score).__name__} {score!r}"
+        )
     if math.isnan(score):
         raise ValueError(f"train_fn returned NaN for {label!r}")
     return float(score)
@@ -268,18 +306,18 @@ def _check_score(score: Any, label: str) -> float:
 
 def _check_arguments(real: Any, generator: Any, train_fn: Any, metric: Any, val_fraction: Any, min_gain: Any) -> None:
     if not isinstance(generator, GeneratorProtocol):
-        raise TypeError(f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}")
+        raise TypeError(
+            f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}"
+        )
     if train_fn is not None and not callable(train_fn):
-        raise TypeError(f"train_fn must be a callable train_fn(train_dataset, val_dataset) -> float, "
-                        f"got {type(train_fn).__name__}")
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        raise TypeError(
+            f"train_fn must be a callable train_fn(train_dataset, val_dataset) -> float, got {type(train_fn).__name__}"
+        )
+    check_choice("metric", metric, METRICS)
     if train_fn is not None and metric != "auto":
         raise ValueError(f"metric={metric!r} is for the default classifier; a train_fn returns its own score")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
-    if isinstance(min_gain, bool) or not isinstance(min_gain, (int, float)) or not min_gain >= 0:
-        raise ValueError(f"min_gain must be a number >= 0, got {min_gain!r}")
+    check_number("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_number("min_gain", min_gain, low=0.0)
     if not hasattr(real, "__len__") or not hasattr(real, "__getitem__"):
         raise TypeError(f"real must be a map-style Dataset of (image, label) items, got {type(real).__name__}")
     if len(real) == 0:
@@ -290,8 +328,10 @@ def _score(model: Any, data: LabelledImages, metric: str) -> float:
     """Accuracy, or balanced accuracy: the mean per-class accuracy over the classes present."""
     if metric == "accuracy":
         return accuracy(model, data)
-    per_class = [accuracy(model, LabelledImages(data.images[data.labels == c], data.labels[data.labels == c]))
-                 for c in data.labels.unique().tolist()]
+    per_class = [
+        accuracy(model, LabelledImages(data.images[data.labels == c], data.labels[data.labels == c]))
+        for c in data.labels.unique().tolist()
+    ]
     return float(np.mean(per_class))
 
 
@@ -378,47 +418,61 @@ def tune(
     """
     start = time.perf_counter()
     _check_arguments(real, generator, train_fn, metric, val_fraction, min_gain)
-    if not isinstance(val_noise, bool):
-        raise TypeError(f"val_noise must be True or False, got {val_noise!r}")
-    seeds = check_count("seeds", seeds)
-    check_count("seed", seed, allow_zero=True)
-    check_count("steps", steps)
-    check_count("batch_size", batch_size)
-    filter_steps = check_count("filter_steps", filter_steps) if filter_steps is not None else steps
+    check_bool("val_noise", val_noise)
+    seeds = positive_int("seeds", seeds)
+    check_seed("seed", seed)
+    positive_int("steps", steps)
+    positive_int("batch_size", batch_size)
+    filter_steps = positive_int("filter_steps", filter_steps) if filter_steps is not None else steps
     settings = _check_grid(grid) if grid is not None else None
+    # Synthetic labels must mean the real classes: matched by name once, here; the parts
+    # tune splits off carry no names, so its inner mix calls are told nothing new.
+    generator = align_classes(generator, real, real_name="the real dataset", caller="tune")
 
     labels = read_labels(real, progress=progress)
     counts = np.bincount(labels, minlength=generator.num_classes)
     present = counts[counts > 0]
     imbalanced = bool(present.max() > IMBALANCE_RATIO * present.min())
     settings = settings if settings is not None else default_grid(imbalanced)
-    chosen_metric = "score" if train_fn is not None else \
-        metric if metric != "auto" else ("balanced_accuracy" if imbalanced else "accuracy")
+    chosen_metric = (
+        "score"
+        if train_fn is not None
+        else metric
+        if metric != "auto"
+        else ("balanced_accuracy" if imbalanced else "accuracy")
+    )
     train_idx, val_idx = _split_indices(labels, float(val_fraction), seed)
     train_part, val_part = _RealPart(real, train_idx, labels), _RealPart(real, val_idx, labels)
     options = {"truncation": truncation, "chunk_size": chunk_size, "progress": False}
     # Every candidate is built once before any training: mix checks shapes, labels and
     # the settings' arguments, so a bad grid fails now rather than after an hour.
-    for i, setting in enumerate(settings):
+    for i, candidate in enumerate(settings):
         try:
-            _mix(train_part, generator, setting, seed, None, options)
+            _mix(train_part, generator, candidate, seed, None, options)
         except (TypeError, ValueError) as e:
-            raise type(e)(f"grid[{i}] = {setting!r}: {e}") from e
+            raise type(e)(f"grid[{i}] = {candidate!r}: {e}") from e
     _mix(train_part, generator, None, seed, None, options)
 
     if train_fn is None:
         # The default classifier reads float tensors: convert the real items once and mix
         # into those, so each run decodes no real image again.
-        train_images = _to_labelled_images(train_part, progress)
+        train_images = LabelledImages.from_dataset(train_part, progress)
         base: Dataset = train_images.as_dataset()
         filter_source: Dataset | LabelledImages = train_images
-        val_images = _to_labelled_images(val_part, progress)
+        val_images = LabelledImages.from_dataset(val_part, progress)
 
         def run(train_dataset: MixedDataset, run_seed: int) -> float:
-            data = _to_labelled_images(train_dataset, False)
-            model = train_classifier(data.as_dataset(), generator.num_classes, tuple(generator.image_shape),
-                                     steps=steps, batch_size=batch_size, seed=run_seed, progress=False,
-                                     desc="tune classifier")
+            data = LabelledImages.from_dataset(train_dataset, False)
+            model = train_classifier(
+                data.as_dataset(),
+                generator.num_classes,
+                tuple(generator.image_shape),
+                steps=steps,
+                batch_size=batch_size,
+                seed=run_seed,
+                progress=False,
+                desc="tune classifier",
+            )
             return _score(model, val_images, chosen_metric)
     else:
         base = filter_source = train_part
@@ -433,8 +487,11 @@ def tune(
             return None
         if not filter_model:
             logger.info("training the filter classifier on the %d training items", len(train_idx))
-            filter_model.append(train_filter_classifier(filter_source, generator.num_classes, steps=filter_steps,
-                                                        seed=seed, progress=False))
+            filter_model.append(
+                train_filter_classifier(
+                    filter_source, generator.num_classes, steps=filter_steps, seed=seed, progress=False
+                )
+            )
         return Filter(filter_model[0], min_confidence=threshold)
 
     table: list[TuneRow] = []
@@ -459,28 +516,72 @@ def tune(
                 scores = []
             mean = float(np.mean(scores)) if scores else math.nan
             std = float(np.std(scores, ddof=1)) if len(scores) > 1 else math.nan
-            table.append(TuneRow(None if setting is None else dict(setting), mean, std, len(scores), tuple(scores),
-                                 time.perf_counter() - began, note))
-            logger.info("%s: %s %.4f over %d runs (%.1f s)", label, chosen_metric, mean, len(scores),
-                        table[-1].seconds)
+            table.append(
+                TuneRow(
+                    None if setting is None else dict(setting),
+                    mean,
+                    std,
+                    len(scores),
+                    tuple(scores),
+                    time.perf_counter() - began,
+                    note,
+                )
+            )
+            logger.info("%s: %s %.4f over %d runs (%.1f s)", label, chosen_metric, mean, len(scores), table[-1].seconds)
 
     if seeds == 1:
         logger.info("one run per candidate: the seed noise is not measured, only min_gain guards the choice")
     val_se = _validation_se(table[0].mean, len(val_idx)) if val_noise else 0.0
     best_row, reason = _decide(table, float(min_gain), chosen_metric, val_se)
     best = None if best_row is None else best_row.setting
-    final_options = {**options, "image_type": image_type, "transform": transform,
-                     "target_transform": target_transform, "progress": progress}
+    final_options = {
+        **options,
+        "image_type": image_type,
+        "transform": transform,
+        "target_transform": target_transform,
+        "progress": progress,
+    }
     final_filter = Filter(filter_model[0], best["filter"]) if best is not None and best["filter"] is not None else None
     dataset = _mix(real, generator, best, seed, final_filter, final_options)
-    return TuneResult(best, table, dataset, best is None, chosen_metric, reason, time.perf_counter() - start,
-                      float(min_gain), (len(train_idx), len(val_idx)), val_se)
+    return TuneResult(
+        best,
+        table,
+        dataset,
+        best is None,
+        chosen_metric,
+        reason,
+        time.perf_counter() - start,
+        float(min_gain),
+        (len(train_idx), len(val_idx)),
+        val_se,
+    )
 
 
-def _mix(real: Dataset, generator: GeneratorProtocol, setting: Mapping[str, Any] | None, seed: int,
-         screen: Filter | None, options: Mapping[str, Any]) -> MixedDataset:
-    """``mix`` for one setting; ``None`` is real only (a MixedDataset without synthetic items)."""
-    if setting is None:
-        return mix(real, generator, "ratio", seed, ratio=0.0, **options)
-    kwargs = {key: setting[key] for key in ("ratio", "target", "p") if setting.get(key) is not None}
-    return mix(real, generator, setting["strategy"], seed, filter=screen, **kwargs, **options)
+def _mix(
+    real: Dataset,
+    generator: GeneratorProtocol,
+    setting: Mapping[str, Any] | None,
+    seed: int,
+    screen: Filter | None,
+    options: Mapping[str, Any],
+) -> MixedDataset:
+    """``mix`` for one setting; ``None`` is real only (a MixedDataset without synthetic items).
+
+    ``generator`` is already aligned to the real classes (:func:`tune` did it), so the
+    warning that a nameless part of the real data would raise says nothing new.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClassOrderWarning)
+        if setting is None:
+            return mix(real, generator, "ratio", seed, ratio=0.0, **options)
+        kwargs = {key: setting[key] for key in ("ratio", "target", "p") if setting.get(key) is not None}
+        return mix(real, generator, setting["strategy"], seed, filter=screen, **kwargs, **options)
+
+
+def _auto_strategy(real: Dataset, generator: GeneratorProtocol, seed: int, **options: Any) -> MixedDataset:
+    """``mix(real, gen, "auto")``: the setting :func:`tune` chooses, with tune's defaults (it trains classifiers)."""
+    return tune(real, generator, seed=seed, **options).dataset  # tune logs its decision
+
+
+# The guard builds on mix; mix learns of "auto" here, never by importing this module.
+register_strategy("auto", _auto_strategy)

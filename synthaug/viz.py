@@ -7,15 +7,15 @@ so importing synthaug never changes the caller's matplotlib setup.
 from __future__ import annotations
 
 from collections import defaultdict
-from numbers import Integral
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import torch
 from torchvision.utils import make_grid
 
 from synthaug.generators.base import GeneratorProtocol
 from synthaug.utils.atomic import atomic_file
+from synthaug.validation import check_seed, positive_int
 
 
 def _save_figure(figure, path: str | Path) -> Path:
@@ -31,7 +31,11 @@ def class_grid_labels(num_classes: int, per_class: int) -> torch.Tensor:
 
 
 def save_image_grid(
-    images: torch.Tensor, per_row: int, path: str | Path, row_labels: Sequence[str] | None = None, title: str | None = None
+    images: torch.Tensor,
+    per_row: int,
+    path: str | Path,
+    row_labels: Sequence[str] | None = None,
+    title: str | None = None,
 ) -> Path:
     """Save images ``[N, C, H, W]`` in [0, 1] as a PNG grid, ``per_row`` per row, rows labelled."""
     from matplotlib.figure import Figure
@@ -43,9 +47,10 @@ def save_image_grid(
     if not len(images):
         raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
     if images.shape[1] not in (1, 3, 4):
-        raise ValueError(f"images must have 1 (grayscale), 3 (RGB) or 4 (RGBA) channels, got shape {tuple(images.shape)}")
-    if isinstance(per_row, bool) or not isinstance(per_row, Integral) or per_row < 1:
-        raise ValueError(f"per_row must be a positive int, got {per_row!r}")
+        raise ValueError(
+            f"images must have 1 (grayscale), 3 (RGB) or 4 (RGBA) channels, got shape {tuple(images.shape)}"
+        )
+    positive_int("per_row", per_row)
     pad = 1
     grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=per_row, padding=pad, pad_value=1.0)
     rows = -(-len(images) // per_row)
@@ -67,7 +72,11 @@ def save_image_grid(
 
 
 def save_generator_grid(
-    generator: GeneratorProtocol, path: str | Path, per_class: int = 8, seed: int = 0, title: str | None = None,
+    generator: GeneratorProtocol,
+    path: str | Path,
+    per_class: int = 8,
+    seed: int = 0,
+    title: str | None = None,
     truncation: float = 1.0,
 ) -> Path:
     """Sample ``per_class`` images of every class and save them as a grid (rows = classes).
@@ -75,12 +84,12 @@ def save_generator_grid(
     ``truncation`` is forwarded to synthaug generators' ``sample`` when it is not 1.
     """
     if not isinstance(generator, GeneratorProtocol):
-        raise TypeError("generator must provide num_classes, image_shape, class_names and sample(labels, generator=...) "
-                        f"(see synthaug.wrap), got {type(generator).__name__}")
-    if isinstance(per_class, bool) or not isinstance(per_class, Integral) or per_class < 1:
-        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise TypeError(
+            "generator must provide num_classes, image_shape, class_names and sample(labels, generator=...) "
+            f"(see synthaug.wrap), got {type(generator).__name__}"
+        )
+    positive_int("per_class", per_class)
+    check_seed("seed", seed)
     labels = class_grid_labels(generator.num_classes, per_class)
     kwargs = {"truncation": truncation} if truncation != 1.0 else {}
     images = generator.sample(labels, generator=torch.Generator().manual_seed(seed), **kwargs)

@@ -6,8 +6,8 @@ Everything is sized so the whole suite runs in a few minutes on 2 CPU cores: 8x8
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -53,19 +53,24 @@ def build_generator(family: str, channels: int = 1, seed: int = 0, **overrides):
     """A tiny generator of ``family`` ('cgan', 'cvae', ... or 'wrap'), initialised from ``seed``."""
     with seeded(seed):
         if family == "wrap":
-            return synthaug.wrap(TinyUserNet(channels), NUM_CLASSES, (channels, IMAGE_SIZE, IMAGE_SIZE), LATENT_DIM, **overrides)
+            return synthaug.wrap(
+                TinyUserNet(channels), NUM_CLASSES, (channels, IMAGE_SIZE, IMAGE_SIZE), LATENT_DIM, **overrides
+            )
         cls = synthaug.generators.get_generator_class(family)
         return cls(**{**TINY, "channels": channels, **overrides})
 
 
-def build_dae(channels: int = 1, seed: int = 0, **overrides) -> "synthaug.DenoisingAutoencoder":
+def build_dae(channels: int = 1, seed: int = 0, **overrides) -> synthaug.DenoisingAutoencoder:
     """A tiny denoising autoencoder (8x8 images, width 8), initialised from ``seed``."""
     with seeded(seed):
-        return synthaug.DenoisingAutoencoder(**{"channels": channels, "image_size": IMAGE_SIZE, "width": 8, **overrides})
+        return synthaug.DenoisingAutoencoder(
+            **{"channels": channels, "image_size": IMAGE_SIZE, "width": 8, **overrides}
+        )
 
 
-def make_pattern_data(n_per_class: int, channels: int = 1, size: int = IMAGE_SIZE, seed: int = 0,
-                      noise: float = 0.05) -> LabelledImages:
+def make_pattern_data(
+    n_per_class: int, channels: int = 1, size: int = IMAGE_SIZE, seed: int = 0, noise: float = 0.05
+) -> LabelledImages:
     """Three easily told apart classes: 0 = bright left half, 1 = bright right half, 2 = bright top half.
 
     Background 0.1, bright 0.9, plus Gaussian noise from a seeded generator, clamped to [0, 1].
@@ -120,8 +125,9 @@ def trained_cgan_run(tmp_path_factory, pattern_data):
     out = tmp_path_factory.mktemp("cgan_run")
     before = build_generator("cgan", seed=0, class_names=["left", "right", "top"])
     model = build_generator("cgan", seed=0, class_names=["left", "right", "top"])
-    result = CGANTrainer(model, out, epochs=25, batch_size=32, lr=1e-3, seed=0, log_every=10,
-                         sample_every=0, progress=False).fit(pattern_data)
+    result = CGANTrainer(
+        model, out, epochs=25, batch_size=32, lr=1e-3, seed=0, log_every=10, sample_every=0, progress=False
+    ).fit(pattern_data)
     return result, before
 
 
@@ -132,8 +138,9 @@ def trained_cvae_run(tmp_path_factory, pattern_data):
 
     out = tmp_path_factory.mktemp("cvae_run")
     model = build_generator("cvae", seed=0)
-    result = CVAETrainer(model, out, epochs=5, batch_size=32, seed=0, log_every=3,
-                         sample_every=2, progress=False).fit(pattern_data)
+    result = CVAETrainer(model, out, epochs=5, batch_size=32, seed=0, log_every=3, sample_every=2, progress=False).fit(
+        pattern_data
+    )
     return result
 
 
@@ -144,8 +151,18 @@ def trained_dae_run(tmp_path_factory, pattern_data):
 
     out = tmp_path_factory.mktemp("dae_run")
     model = build_dae(seed=0)
-    result = DAETrainer(model, out, epochs=20, batch_size=32, lr=3e-3, seed=0, log_every=6, sample_every=10,
-                        progress=False, corruptions={"gaussian": 1.0}).fit(pattern_data)
+    result = DAETrainer(
+        model,
+        out,
+        epochs=20,
+        batch_size=32,
+        lr=3e-3,
+        seed=0,
+        log_every=6,
+        sample_every=10,
+        progress=False,
+        corruptions={"gaussian": 1.0},
+    ).fit(pattern_data)
     return result
 
 

@@ -35,5 +35,7 @@ def test_downstream_smoke_run_and_report(tmp_path):
     assert json.loads((tmp_path / "time-smoke.json").read_text())["seconds"] > 0
     report = subprocess.run([*command, "--report"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-2000:]
-    assert "| real only |" in report.stdout and json.loads((tmp_path / "summary.json").read_text())["protocols"] == \
-        summary["protocols"]
+    assert (
+        "| real only |" in report.stdout
+        and json.loads((tmp_path / "summary.json").read_text())["protocols"] == summary["protocols"]
+    )

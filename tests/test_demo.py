@@ -14,15 +14,32 @@ from synthaug.demo import DemoSettings, run_demo
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    settings = DemoSettings(out_dir=out, image_size=8, gan_epochs=1, vae_epochs=1, gan_width=8,
-                            classifier_steps=5, synthetic_ratio=0.1, per_class=2, progress=False)
+    settings = DemoSettings(
+        out_dir=out,
+        image_size=8,
+        gan_epochs=1,
+        vae_epochs=1,
+        gan_width=8,
+        classifier_steps=5,
+        synthetic_ratio=0.1,
+        per_class=2,
+        progress=False,
+    )
     return out, run_demo(settings)
 
 
 def test_demo_writes_every_output(demo):
     out, report = demo
-    for name in ("summary.md", "summary.json", "cgan_samples.png", "cvae_samples.png",
-                 "cgan/config.json", "cgan/model.safetensors", "cvae/config.json", "cvae/model.safetensors"):
+    for name in (
+        "summary.md",
+        "summary.json",
+        "cgan_samples.png",
+        "cvae_samples.png",
+        "cgan/config.json",
+        "cgan/model.safetensors",
+        "cvae/config.json",
+        "cvae/model.safetensors",
+    ):
         assert (out / name).is_file(), name
     assert set(report.files) == {"cgan bundle", "cgan grid", "cvae bundle", "cvae grid", "summary"}
     for path in report.files.values():

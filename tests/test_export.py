@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-import synthaug.export as export
+import synthaug.export.writers as export
 from synthaug.data.synthetic import SyntheticDataset
 from synthaug.export import export_grid, export_imagefolder, export_npz, folder_names
 from synthaug.utils.atomic import atomic_output
@@ -24,7 +24,9 @@ def gen(generator_factory):
 
 
 def items(generator, n=None, class_counts=None, seed=0, truncation=1.0) -> SyntheticDataset:
-    return SyntheticDataset(generator, n, class_counts=class_counts, seed=seed, image_type="numpy", truncation=truncation)
+    return SyntheticDataset(
+        generator, n, class_counts=class_counts, seed=seed, image_type="numpy", truncation=truncation
+    )
 
 
 def read_array(path: Path) -> np.ndarray:
@@ -56,6 +58,7 @@ def content(out: Path, fmt: str) -> dict[str, bytes] | bytes:
 
 
 # -- ImageFolder ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_imagefolder_round_trips_through_torchvision(generator_factory, tmp_path, channels):
@@ -100,9 +103,15 @@ def test_unnamed_classes_get_folders_that_sort_numerically(generator_factory, tm
     assert [Path(path).name for path, _ in folder.samples] == [f"{i:02d}.png" for i in range(12)]
 
 
-@pytest.mark.parametrize("names, expected", [
-    (["a/b", "c"], "a/b"), (["..", "c"], ".."), (["", "c"], "''"), (["Cat", "cat"], "clashing"),
-])
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (["a/b", "c"], "a/b"),
+        (["..", "c"], ".."),
+        (["", "c"], "''"),
+        (["Cat", "cat"], "clashing"),
+    ],
+)
 def test_class_names_that_cannot_be_folders_are_refused(names, expected):
     with pytest.raises(ValueError, match="directory name") as info:
         folder_names(names)
@@ -116,9 +125,11 @@ def test_folder_names_pad_digits_only():
 
 # -- npz ----------------------------------------------------------------------------------------
 
+
 def test_npz_round_trips_through_np_load(gen, tmp_path):
-    out = export_npz(gen, tmp_path / "synth.npz", class_counts={"right": 2, 2: 5}, seed=4, truncation=0.7,
-                     progress=False)
+    out = export_npz(
+        gen, tmp_path / "synth.npz", class_counts={"right": 2, 2: 5}, seed=4, truncation=0.7, progress=False
+    )
     with np.load(out, allow_pickle=False) as arrays:
         assert sorted(arrays.files) == ["class_names", "images", "labels"]
         images, labels, names = arrays["images"], arrays["labels"], arrays["class_names"]
@@ -138,20 +149,26 @@ def test_npz_keeps_the_name_it_is_given(gen, tmp_path):
 
 # -- determinism --------------------------------------------------------------------------------
 
+
 def test_same_seed_same_bytes_other_seed_other_images(gen, tmp_path):
-    trees = [export_imagefolder(gen, tmp_path / name, num_samples=6, seed=seed, progress=False)
-             for name, seed in (("a", 1), ("b", 1), ("c", 2))]
+    trees = [
+        export_imagefolder(gen, tmp_path / name, num_samples=6, seed=seed, progress=False)
+        for name, seed in (("a", 1), ("b", 1), ("c", 2))
+    ]
     a, b, c = map(tree_bytes, trees)
     assert a == b
     assert a.keys() == c.keys() and a != c
-    arrays = [np.load(export_npz(gen, tmp_path / f"{name}.npz", num_samples=6, seed=seed, progress=False))
-              for name, seed in (("a", 1), ("b", 1), ("c", 2))]
+    arrays = [
+        np.load(export_npz(gen, tmp_path / f"{name}.npz", num_samples=6, seed=seed, progress=False))
+        for name, seed in (("a", 1), ("b", 1), ("c", 2))
+    ]
     assert arrays[0]["images"].tobytes() == arrays[1]["images"].tobytes()
     assert arrays[0]["labels"].tobytes() == arrays[1]["labels"].tobytes()
     assert arrays[0]["images"].tobytes() != arrays[2]["images"].tobytes()
 
 
 # -- overwriting and atomicity ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", EXPORTS)
 def test_existing_output_is_refused_without_force_and_replaced_with_it(gen, tmp_path, fmt):
@@ -189,8 +206,9 @@ class FailingDataset(SyntheticDataset):
 @pytest.mark.parametrize("error", [RuntimeError("disk on fire"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replacing"])
 @pytest.mark.parametrize("fmt", EXPORTS)
-def test_a_failure_midway_leaves_the_previous_output_and_no_temporaries(gen, tmp_path, monkeypatch, fmt, existing,
-                                                                         error):
+def test_a_failure_midway_leaves_the_previous_output_and_no_temporaries(
+    gen, tmp_path, monkeypatch, fmt, existing, error
+):
     out = tmp_path / "synth"
     previous = write_previous(out, fmt) if existing else None
     monkeypatch.setattr(FailingDataset, "error", error)
@@ -248,15 +266,20 @@ def test_atomic_output_gives_new_outputs_ordinary_permissions(tmp_path):
 
 # -- bad input: refused before anything is generated or written --------------------------------
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(num_samples=0), ValueError, "num_samples"),
-    (dict(class_counts={"bottom": 3}), ValueError, "bottom"),
-    (dict(class_counts={0: -1}), ValueError, "class_counts"),
-    (dict(class_counts={0: 1.5}), TypeError, "class_counts"),
-    (dict(num_samples=4, class_counts={0: 3}), ValueError, "sum of class_counts"),
-    (dict(num_samples=3, truncation=3.0), ValueError, "truncation"),
-    (dict(num_samples=3, seed=-1), ValueError, "seed"),
-], ids=["n-0", "unknown-class", "negative", "non-int", "n-mismatch", "truncation", "seed"])
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(num_samples=0), ValueError, "num_samples"),
+        (dict(class_counts={"bottom": 3}), ValueError, "bottom"),
+        (dict(class_counts={0: -1}), ValueError, "class_counts"),
+        (dict(class_counts={0: 1.5}), TypeError, "class_counts"),
+        (dict(num_samples=4, class_counts={0: 3}), ValueError, "sum of class_counts"),
+        (dict(num_samples=3, truncation=3.0), ValueError, "truncation"),
+        (dict(num_samples=3, seed=-1), ValueError, "seed"),
+    ],
+    ids=["n-0", "unknown-class", "negative", "non-int", "n-mismatch", "truncation", "seed"],
+)
 @pytest.mark.parametrize("fmt", EXPORTS)
 def test_bad_arguments_are_refused_before_anything_is_written(gen, tmp_path, fmt, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -271,6 +294,7 @@ def test_out_must_name_something_to_create(gen, out):
 
 
 # -- grid ---------------------------------------------------------------------------------------
+
 
 def test_grid_refuses_to_overwrite_without_force(gen, tmp_path):
     out = export_grid(gen, tmp_path / "grid.png", per_class=2)

@@ -50,7 +50,6 @@ def cgan(generator_factory):
     return generator_factory("cgan")
 
 
-
 def test_shortfall_error_names_class_and_rate(generator_factory):
     gen = generator_factory("cgan", class_names=["left", "right", "top"])
     ds = SyntheticDataset(gen, None, class_counts={0: 4, 2: 4}, filter=Filter(Constant(0), max_rounds=3))
@@ -77,8 +76,14 @@ def test_accepted_samples_satisfy_the_classifier_and_are_deterministic(cgan):
     classifier = Brightness(threshold)
 
     def filtered():
-        return SyntheticDataset(cgan, None, class_counts={0: 30, 1: 30}, image_type="tensor", chunk_size=20,
-                                filter=Filter(classifier, min_confidence=0.9, max_rounds=20))
+        return SyntheticDataset(
+            cgan,
+            None,
+            class_counts={0: 30, 1: 30},
+            image_type="tensor",
+            chunk_size=20,
+            filter=Filter(classifier, min_confidence=0.9, max_rounds=20),
+        )
 
     ds = filtered()
     images = torch.stack([ds[i][0] for i in range(60)])
@@ -109,13 +114,16 @@ def test_filter_in_batch_mode(cgan):
     assert images.shape == (4, 1, 8, 8) and labels.tolist() == [0, 0, 0, 0]
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    (dict(classifier=3), TypeError, "classifier"),
-    (dict(min_confidence=1.5), ValueError, "min_confidence"),
-    (dict(min_confidence=-0.1), ValueError, "min_confidence"),
-    (dict(max_rounds=-1), ValueError, "max_rounds"),
-    (dict(on_shortfall="ignore"), ValueError, "on_shortfall"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(classifier=3), TypeError, "classifier"),
+        (dict(min_confidence=1.5), ValueError, "min_confidence"),
+        (dict(min_confidence=-0.1), ValueError, "min_confidence"),
+        (dict(max_rounds=-1), ValueError, "max_rounds"),
+        (dict(on_shortfall="ignore"), ValueError, "on_shortfall"),
+    ],
+)
 def test_bad_filter_arguments(kwargs, error, words):
     with pytest.raises(error, match=words):
         Filter(**{"classifier": Constant(0), **kwargs})
@@ -137,12 +145,15 @@ def test_trained_filter_classifier_learns_the_real_classes(pattern_data, pattern
 def test_filter_raises_label_fidelity_of_a_weak_generator(trained_cgan_run, pattern_data):
     gen = synthaug.load(trained_cgan_run[0].out_dir)
     classifier = train_filter_classifier(pattern_data.as_dataset(), steps=60, progress=False)
+
     def fidelity(ds):
         images = torch.stack([ds[i][0] for i in range(len(ds))])
         return float((classifier(images).argmax(1) == ds.targets).float().mean())
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        filtered = SyntheticDataset(gen, 90, image_type="tensor",
-                                    filter=Filter(classifier, min_confidence=0.9, on_shortfall="warn"))
+        filtered = SyntheticDataset(
+            gen, 90, image_type="tensor", filter=Filter(classifier, min_confidence=0.9, on_shortfall="warn")
+        )
         assert fidelity(filtered) >= fidelity(SyntheticDataset(gen, 90, image_type="tensor"))
         assert fidelity(filtered) > 0.95

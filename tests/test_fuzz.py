@@ -44,12 +44,19 @@ def test_sample_labels(gan, values, dtype, two_d):
 
 
 @FAST
-@given(values=st.lists(st.integers(-(2**40), 2**40) | st.integers(-1, NUM_CLASSES), max_size=4),
-       container=st.sampled_from(["list", "tuple", "numpy", "tensor", "int"]))
+@given(
+    values=st.lists(st.integers(-(2**40), 2**40) | st.integers(-1, NUM_CLASSES), max_size=4),
+    container=st.sampled_from(["list", "tuple", "numpy", "tensor", "int"]),
+)
 def test_sample_label_containers(gan, values, container):
     """Lists, tuples, arrays and bare ints are refused with TypeError; huge values with ValueError."""
-    labels = {"list": list(values), "tuple": tuple(values), "numpy": np.array(values, dtype=np.int64),
-              "tensor": torch.tensor(values, dtype=torch.long), "int": values[0] if values else 0}[container]
+    labels = {
+        "list": list(values),
+        "tuple": tuple(values),
+        "numpy": np.array(values, dtype=np.int64),
+        "tensor": torch.tensor(values, dtype=torch.long),
+        "int": values[0] if values else 0,
+    }[container]
     valid = container == "tensor" and all(0 <= v < NUM_CLASSES for v in values)
     try:
         images = gan.sample(labels, generator=torch.Generator().manual_seed(0))
@@ -64,12 +71,24 @@ def test_sample_label_containers(gan, values, container):
 
 counts = st.dictionaries(
     keys=st.one_of(st.integers(-2, NUM_CLASSES + 1), st.text(max_size=3), st.booleans()),
-    values=st.one_of(st.integers(-3, 20), st.floats(allow_nan=True), st.none(),
-                     st.integers(MAX_SAMPLES - 2, MAX_SAMPLES + 2), st.just(10**30)),
+    values=st.one_of(
+        st.integers(-3, 20),
+        st.floats(allow_nan=True),
+        st.none(),
+        st.integers(MAX_SAMPLES - 2, MAX_SAMPLES + 2),
+        st.just(10**30),
+    ),
     max_size=4,
 )
-num_samples = st.one_of(st.none(), st.integers(-2, 40), st.integers(MAX_SAMPLES - 2, MAX_SAMPLES + 2),
-                        st.just(2**63), st.just(10**30), st.floats(allow_nan=True), st.sampled_from(["10", True]))
+num_samples = st.one_of(
+    st.none(),
+    st.integers(-2, 40),
+    st.integers(MAX_SAMPLES - 2, MAX_SAMPLES + 2),
+    st.just(2**63),
+    st.just(10**30),
+    st.floats(allow_nan=True),
+    st.sampled_from(["10", True]),
+)
 
 
 @FAST

@@ -122,9 +122,23 @@ def test_missing_weights_file(bundle):
         (lambda d: d["config"].update(latent_dim=10**9), "latent_dim"),
         (lambda d: d["config"].update(class_names=["a", "b"]), "class_names"),
     ],
-    ids=["top-level-key", "config-key", "no-model_type", "no-config", "no-format_version", "no-num_classes",
-         "format_version-str", "format_version-bool", "config-list", "sha-int", "latent_dim-str", "channels-bool",
-         "image_size-10", "latent_dim-huge", "class_names-length"],
+    ids=[
+        "top-level-key",
+        "config-key",
+        "no-model_type",
+        "no-config",
+        "no-format_version",
+        "no-num_classes",
+        "format_version-str",
+        "format_version-bool",
+        "config-list",
+        "sha-int",
+        "latent_dim-str",
+        "channels-bool",
+        "image_size-10",
+        "latent_dim-huge",
+        "class_names-length",
+    ],
 )
 def test_bad_config_documents_are_refused(bundle, edit, expected):
     document = read_document(bundle)
@@ -166,7 +180,7 @@ def test_newer_format_version_says_to_upgrade(bundle):
     assert "9.0.0" in message
 
 
-@pytest.mark.parametrize("text", ["{not json", "", "[1, 2, 3]", "\"cgan\"", "\xff\xfe"])
+@pytest.mark.parametrize("text", ["{not json", "", "[1, 2, 3]", '"cgan"', "\xff\xfe"])
 def test_invalid_json_is_refused(bundle, text):
     (bundle / "config.json").write_bytes(text.encode("latin-1"))
     assert str(bundle / "config.json") in load_error(bundle)

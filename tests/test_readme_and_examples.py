@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 import synthaug
 from synthaug.utils.seeding import seeded
@@ -21,8 +20,9 @@ def digits_bundle(tmp_path_factory) -> Path:
     """An untrained cGAN with the demo's shape: the example code only needs the interface."""
     path = tmp_path_factory.mktemp("bundle") / "cgan"
     with seeded(0):
-        gan = synthaug.ConditionalGAN(num_classes=10, channels=1, image_size=16, latent_dim=8, width=8,
-                                      class_names=[str(d) for d in range(10)])
+        gan = synthaug.ConditionalGAN(
+            num_classes=10, channels=1, image_size=16, latent_dim=8, width=8, class_names=[str(d) for d in range(10)]
+        )
     gan.save_pretrained(path)
     return path
 
@@ -49,17 +49,21 @@ def test_readme_example_runs_as_written(digits_bundle, tmp_path, monkeypatch):
     assert isinstance(namespace["label"], int)
 
 
-@pytest.mark.parametrize("script, args", [
-    ("quickstart.py", ["--num-samples", "64"]),
-    ("wrap_your_own_generator.py", []),
-    ("mix_strategies.py", ["--filter-steps", "20"]),
-    ("transforms_denoise_and_variation.py", ["--tiny"]),
-])
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("quickstart.py", ["--num-samples", "64"]),
+        ("wrap_your_own_generator.py", []),
+        ("mix_strategies.py", ["--filter-steps", "20"]),
+        ("transforms_denoise_and_variation.py", ["--tiny"]),
+    ],
+)
 def test_example_script_runs(script, args, digits_bundle):
     if script in ("quickstart.py", "mix_strategies.py"):
         args = ["--bundle", str(digits_bundle), *args]
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
 
@@ -69,5 +73,7 @@ def test_quickstart_script_matches_readme():
     script = (ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8")
     for line in readme_python_block().splitlines():
         if line.startswith(("real =", "synth =", "train =", "loader =")):
-            assert line.split("#")[0].strip().replace("1_000", "args.num_samples") in script or \
-                line.split("#")[0].strip() in script, line
+            assert (
+                line.split("#")[0].strip().replace("1_000", "args.num_samples") in script
+                or line.split("#")[0].strip() in script
+            ), line

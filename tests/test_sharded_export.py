@@ -24,9 +24,8 @@ from torch.utils.data import DataLoader
 
 import synthaug
 import synthaug.cli as cli
-from synthaug.data import ExportedDataset, SyntheticDataset
-from synthaug.export import export_npz
-from synthaug.sharding import export_npz_shard, shard_name, shard_range, write_manifest
+from synthaug.data import SyntheticDataset
+from synthaug.export import ExportedDataset, export_npz, export_npz_shard, shard_name, shard_range, write_manifest
 from synthaug.training.distributed import DistributedRun
 
 NAMES = ["left", "right", "top"]
@@ -63,9 +62,15 @@ def concatenated(out: Path, num_shards: int) -> dict[str, np.ndarray]:
 
 # -- the shards -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("num_shards, kwargs", [
-    (1, {}), (2, {"seed": 3, "truncation": 0.7}), (3, {"class_counts": {"top": 6, 0: 5}, "num_samples": None}),
-])
+
+@pytest.mark.parametrize(
+    "num_shards, kwargs",
+    [
+        (1, {}),
+        (2, {"seed": 3, "truncation": 0.7}),
+        (3, {"class_counts": {"top": 6, 0: 5}, "num_samples": None}),
+    ],
+)
 def test_union_of_shards_equals_the_single_export_byte_for_byte(gen, tmp_path, num_shards, kwargs):
     # Written out of order, as independent processes would finish.
     write_all(gen, tmp_path / "shards", num_shards, order=list(range(num_shards))[::-1], **kwargs)
@@ -119,7 +124,9 @@ def test_manifest_appears_with_the_last_shard_and_records_counts_and_checksums(g
     for i, entry in enumerate(manifest["shards"]):
         path = out / entry["file"]
         assert entry["file"] == shard_name(i, 3) and entry["index"] == i
-        assert (entry["start"], entry["stop"]) == shard_range(N, 3, i) and entry["count"] == entry["stop"] - entry["start"]
+        assert (entry["start"], entry["stop"]) == shard_range(N, 3, i) and entry["count"] == entry["stop"] - entry[
+            "start"
+        ]
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert entry["bytes"] == path.stat().st_size
         assert entry["class_counts"] == np.bincount(read(path)["labels"], minlength=3).tolist()
@@ -138,13 +145,16 @@ def test_write_manifest_refuses_missing_shards(gen, tmp_path):
         write_manifest(tmp_path)
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"seed": 1}, r"different run \(seed 0 there vs 1 here"),
-    ({"num_samples": 12}, r"different run .*num_samples 11 there vs 12 here"),
-    ({"truncation": 0.5}, r"different run .*truncation"),
-    ({"num_shards": 2}, r"belongs to a 3-shard export, not 2 shards"),
-    ({"other_weights": True}, r"different run .*generator_sha256"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"seed": 1}, r"different run \(seed 0 there vs 1 here"),
+        ({"num_samples": 12}, r"different run .*num_samples 11 there vs 12 here"),
+        ({"truncation": 0.5}, r"different run .*truncation"),
+        ({"num_shards": 2}, r"belongs to a 3-shard export, not 2 shards"),
+        ({"other_weights": True}, r"different run .*generator_sha256"),
+    ],
+)
 def test_shards_of_a_different_run_are_refused(gen, generator_factory, tmp_path, change, match):
     export_npz_shard(gen, tmp_path, 0, 3, num_samples=N, progress=False)
     args = {"num_samples": N, "seed": 0, "num_shards": 3, "progress": False, "force": True}
@@ -157,6 +167,7 @@ def test_shards_of_a_different_run_are_refused(gen, generator_factory, tmp_path,
 
 
 # -- reading back ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def shards(gen, tmp_path_factory) -> Path:
@@ -176,7 +187,8 @@ def test_exported_items_equal_synthetic_items(gen, shards, tmp_path):
             image, label = ds[i]
             want, want_label = expected[i]
             assert image.dtype == np.uint8 and np.array_equal(image, want) and label == want_label
-    pil = SyntheticDataset.from_export(shards)
+    with pytest.warns(DeprecationWarning, match="from_export is deprecated"):
+        pil = SyntheticDataset.from_export(shards)
     assert isinstance(pil, ExportedDataset) and isinstance(pil[0][0], Image.Image) and pil[0][0].mode == "L"
     assert np.array_equal(np.asarray(pil[5][0]), expected[5][0][..., 0])
     tensor, _ = ExportedDataset(shards, image_type="tensor")[5]
@@ -242,17 +254,25 @@ def test_wrong_dtypes_are_refused_and_nothing_is_unpickled(shards, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["shards"][0].update(sha256=hashlib.sha256(path.read_bytes()).hexdigest(), bytes=path.stat().st_size)
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match=r"shard-00000-of-00003.npz: array 'images' is float32 \[4, 8, 8, 1\], "
-                                         r"expected uint8 \[4, 8, 8, 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"shard-00000-of-00003.npz: array 'images' is float32 \[4, 8, 8, 1\], "
+        r"expected uint8 \[4, 8, 8, 1\]",
+    ):
         ExportedDataset(out)
     pickled = tmp_path / "pickled.npz"
-    np.savez(pickled, images=np.zeros((1, 8, 8, 1), np.uint8), labels=np.zeros(1, np.int64),
-             class_names=np.array([{"a": 1}], dtype=object))
+    np.savez(
+        pickled,
+        images=np.zeros((1, 8, 8, 1), np.uint8),
+        labels=np.zeros(1, np.int64),
+        class_names=np.array([{"a": 1}], dtype=object),
+    )
     with pytest.raises(ValueError, match=r"pickled.npz: array 'class_names' is object"):
         ExportedDataset(pickled)
 
 
 # -- the command line -----------------------------------------------------------------------------
+
 
 def run_main(argv: list) -> int:
     try:
@@ -300,11 +320,17 @@ def test_cli_under_simulated_torchrun_writes_one_shard_per_rank(bundle, gen, tmp
     assert "cannot be sharded" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("env, match", [
-    ({"WORLD_SIZE": "two", "RANK": "0"}, "environment variable WORLD_SIZE must be an int (torchrun sets it), got 'two'"),
-    ({"WORLD_SIZE": "2", "RANK": "2"}, "RANK=2 and WORLD_SIZE=2: expected 0 <= RANK < WORLD_SIZE"),
-    ({"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "-1"}, "environment variable LOCAL_RANK must be >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "env, match",
+    [
+        (
+            {"WORLD_SIZE": "two", "RANK": "0"},
+            "environment variable WORLD_SIZE must be an int (torchrun sets it), got 'two'",
+        ),
+        ({"WORLD_SIZE": "2", "RANK": "2"}, "RANK=2 and WORLD_SIZE=2: expected 0 <= RANK < WORLD_SIZE"),
+        ({"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "-1"}, "environment variable LOCAL_RANK must be >= 0, got -1"),
+    ],
+)
 def test_a_bad_torchrun_environment_is_a_one_line_error(bundle, tmp_path, monkeypatch, capsys, env, match):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -328,9 +354,29 @@ def test_a_real_torchrun_writes_the_shards_and_the_manifest(bundle, gen, tmp_pat
     for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
         env.pop(name, None)
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "synthaug",
-         "sample", str(bundle), "--out", str(out), "--num-samples", "40", "--seed", "2", "--no-progress"],
-        capture_output=True, text=True, timeout=240, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "synthaug",
+            "sample",
+            str(bundle),
+            "--out",
+            str(out),
+            "--num-samples",
+            "40",
+            "--seed",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote shard 0 of 2" in result.stdout and "wrote shard 1 of 2" in result.stdout
     ds = ExportedDataset(out, image_type="numpy")

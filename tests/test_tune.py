@@ -9,14 +9,13 @@ import logging
 import numpy as np
 import pytest
 import torch
+from conftest import NUM_CLASSES, make_pattern_data
 from PIL import Image
 from torch.utils.data import Dataset
 
 import synthaug
 from synthaug.data.real import LabelledImages
 from synthaug.tuning import TuneResult, default_grid, tune
-
-from conftest import NUM_CLASSES, make_pattern_data
 
 RATIOS = [{"strategy": "ratio", "ratio": r} for r in (0.1, 0.25, 0.5)]
 
@@ -106,8 +105,9 @@ def test_picks_the_best_setting_when_it_clearly_wins():
     def more_synthetic_is_better(train, val):
         return 0.8 + 0.1 * synthetic_share(train)
 
-    result = tune(real, PatternGenerator(0), more_synthetic_is_better, grid=RATIOS, seeds=2, val_noise=False,
-                  progress=False)
+    result = tune(
+        real, PatternGenerator(0), more_synthetic_is_better, grid=RATIOS, seeds=2, val_noise=False, progress=False
+    )
     assert not result.chose_real_only
     assert result.best == {"strategy": "ratio", "ratio": 0.5, "filter": None}
     assert result.metric == "score" and [row.n for row in result.table] == [2, 2, 2, 2]
@@ -120,8 +120,16 @@ def test_min_gain_is_the_margin(gain, min_gain, chooses):
     def scores(train, val):
         return 0.9 + (gain if sum(train.synthetic_counts) else 0.0)
 
-    result = tune(real_items(6), PatternGenerator(0), scores, grid=RATIOS[:1], seeds=1, min_gain=min_gain,
-                  val_noise=False, progress=False)
+    result = tune(
+        real_items(6),
+        PatternGenerator(0),
+        scores,
+        grid=RATIOS[:1],
+        seeds=1,
+        min_gain=min_gain,
+        val_noise=False,
+        progress=False,
+    )
     assert result.chose_real_only is not chooses
 
 
@@ -135,8 +143,15 @@ def test_gain_within_the_seed_noise_keeps_real_only():
     assert result.chose_real_only
     assert result.table[1].mean - result.table[0].mean == pytest.approx(0.04)
     assert result.table[0].std == pytest.approx(0.05)
-    clear = tune(real_items(6), PatternGenerator(0), lambda t, v: noisy(t, v) + 0.02 * bool(sum(t.synthetic_counts)),
-                 grid=RATIOS[:1], seeds=3, val_noise=False, progress=False)
+    clear = tune(
+        real_items(6),
+        PatternGenerator(0),
+        lambda t, v: noisy(t, v) + 0.02 * bool(sum(t.synthetic_counts)),
+        grid=RATIOS[:1],
+        seeds=3,
+        val_noise=False,
+        progress=False,
+    )
     assert not clear.chose_real_only  # +0.06 > one std
 
 
@@ -153,8 +168,14 @@ def test_a_gain_inside_the_validation_sampling_error_keeps_real_only(per_class, 
     assert result.chose_real_only is not chooses
     assert f"validation standard error={result.val_se:.4g}" in result.summary()
     # A score that is not a rate gets no binomial error.
-    loose = tune(real_items(per_class), PatternGenerator(0), lambda t, v: 10 * scores(t, v), grid=RATIOS[:1], seeds=1,
-                 progress=False)
+    loose = tune(
+        real_items(per_class),
+        PatternGenerator(0),
+        lambda t, v: 10 * scores(t, v),
+        grid=RATIOS[:1],
+        seeds=1,
+        progress=False,
+    )
     assert loose.val_se == 0.0 and not loose.chose_real_only
 
 
@@ -176,7 +197,9 @@ def test_train_fn_gets_the_training_part_mixed_and_the_validation_part():
     train = calls[0][0]
     assert isinstance(train, synthaug.MixedDataset) and len(train) == 21
     # The training and validation parts split the real items: together they are all of them, once.
-    seen = sorted(tuple(item[0].flatten().tolist()) for part in (train, val) for item in (part[i] for i in range(len(part))))
+    seen = sorted(
+        tuple(item[0].flatten().tolist()) for part in (train, val) for item in (part[i] for i in range(len(part)))
+    )
     assert seen == sorted(tuple(real[i][0].flatten().tolist()) for i in range(len(real)))
     assert sum(calls[2][0].synthetic_counts) == round(0.25 * 21)
 
@@ -185,8 +208,9 @@ def test_imbalanced_pil_data_uses_balanced_accuracy_and_tries_balance():
     data = make_pattern_data(12, seed=0)
     keep = torch.cat([torch.arange(0, 12), torch.arange(12, 16), torch.arange(24, 28)])  # 12 / 4 / 4
     real = PILItems(LabelledImages(data.images[keep], data.labels[keep]))
-    result = tune(real, PatternGenerator(0), steps=5, filter_steps=5, seeds=1, progress=False,
-                  grid=[{"strategy": "balance"}])
+    result = tune(
+        real, PatternGenerator(0), steps=5, filter_steps=5, seeds=1, progress=False, grid=[{"strategy": "balance"}]
+    )
     assert result.metric == "balanced_accuracy"
     assert [row.label for row in result.table] == ["real only", "balance, no filter"]
     assert "balance" in {s["strategy"] for s in default_grid(imbalanced=True)}
@@ -202,8 +226,15 @@ def test_mix_auto_is_tune_dataset(monkeypatch):
 
     def quick_tune(real_, generator, **kwargs):
         calls.append(kwargs)
-        return tune(real_, generator, lambda t, v: 0.8 + 0.1 * synthetic_share(t), grid=RATIOS[:1], seeds=1,
-                    val_noise=False, **kwargs)
+        return tune(
+            real_,
+            generator,
+            lambda t, v: 0.8 + 0.1 * synthetic_share(t),
+            grid=RATIOS[:1],
+            seeds=1,
+            val_noise=False,
+            **kwargs,
+        )
 
     monkeypatch.setattr(tune_module, "tune", quick_tune)
     mixed = synthaug.mix(real, PatternGenerator(0), "auto", seed=3, progress=False, transform=torch.neg)
@@ -218,25 +249,28 @@ def never_called(train, val):
     pytest.fail("train_fn was called although the arguments are bad")
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(val_fraction=0.0), ValueError, "val_fraction"),
-    (dict(val_fraction=1.0), ValueError, "val_fraction"),
-    (dict(val_fraction=-0.2), ValueError, "val_fraction"),
-    (dict(val_fraction="0.2"), ValueError, "val_fraction"),
-    (dict(grid=[]), ValueError, "grid is empty"),
-    (dict(grid={"strategy": "ratio"}), TypeError, "list of settings"),
-    (dict(grid=[("ratio", 0.1)]), TypeError, r"grid\[0\]"),
-    (dict(grid=[{"ratio": 0.1}]), ValueError, "'strategy' .required"),
-    (dict(grid=[{"strategy": "ratio", "ratio": 0.1, "alpha": 1}]), ValueError, "unknown"),
-    (dict(grid=[{"strategy": "ratio", "ratio": 0.1, "filter": 1.5}]), ValueError, "min_confidence"),
-    (dict(grid=[{"strategy": "auto"}]), ValueError, "cannot be tuned"),
-    (dict(grid=[{"strategy": "ratio", "ratio": -1}]), ValueError, r"grid\[0\].*ratio must be"),
-    (dict(grid=[{"strategy": "replace"}]), ValueError, r"grid\[0\].*needs p"),
-    (dict(seeds=0), ValueError, "seeds"),
-    (dict(min_gain=-0.1), ValueError, "min_gain"),
-    (dict(val_noise="yes"), TypeError, "val_noise"),
-    (dict(metric="accuracy"), ValueError, "train_fn returns its own score"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(val_fraction=0.0), ValueError, "val_fraction"),
+        (dict(val_fraction=1.0), ValueError, "val_fraction"),
+        (dict(val_fraction=-0.2), ValueError, "val_fraction"),
+        (dict(val_fraction="0.2"), ValueError, "val_fraction"),
+        (dict(grid=[]), ValueError, "grid is empty"),
+        (dict(grid={"strategy": "ratio"}), TypeError, "list of settings"),
+        (dict(grid=[("ratio", 0.1)]), TypeError, r"grid\[0\]"),
+        (dict(grid=[{"ratio": 0.1}]), ValueError, "'strategy' .required"),
+        (dict(grid=[{"strategy": "ratio", "ratio": 0.1, "alpha": 1}]), ValueError, "unknown"),
+        (dict(grid=[{"strategy": "ratio", "ratio": 0.1, "filter": 1.5}]), ValueError, "min_confidence"),
+        (dict(grid=[{"strategy": "auto"}]), ValueError, "cannot be tuned"),
+        (dict(grid=[{"strategy": "ratio", "ratio": -1}]), ValueError, r"grid\[0\].*ratio must be"),
+        (dict(grid=[{"strategy": "replace"}]), ValueError, r"grid\[0\].*needs p"),
+        (dict(seeds=0), ValueError, "seeds"),
+        (dict(min_gain=-0.1), ValueError, "min_gain"),
+        (dict(val_noise="yes"), TypeError, "val_noise"),
+        (dict(metric="accuracy"), ValueError, "train_fn returns its own score"),
+    ],
+)
 def test_bad_arguments_fail_before_training(kwargs, error, match):
     with pytest.raises(error, match=match):
         tune(real_items(4), PatternGenerator(0), never_called, progress=False, **kwargs)

@@ -27,8 +27,9 @@ def test_class_grid_labels():
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_save_image_grid(tmp_path, channels):
-    path = save_image_grid(torch.rand(6, channels, 8, 8), per_row=3, path=tmp_path / "grid.png",
-                           row_labels=["a", "b"], title="title")
+    path = save_image_grid(
+        torch.rand(6, channels, 8, 8), per_row=3, path=tmp_path / "grid.png", row_labels=["a", "b"], title="title"
+    )
     assert path == tmp_path / "grid.png"
     assert_png(path)
 

@@ -19,14 +19,17 @@ same draws as ``dataset[i]`` (they come from per-batch, not per-chunk, random st
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from synthaug.data.counts import check_count
-from synthaug.data.synthetic import SyntheticDataset
-from synthaug.utils.devices import check_device
+from synthaug.validation import check_bool, check_device
+
+if TYPE_CHECKING:
+    from synthaug.data.synthetic import SyntheticDataset
 
 _BATCH_STREAM = 1 << 40  # keeps batch streams apart from the chunk streams of the same epoch
 
@@ -45,18 +48,20 @@ class SyntheticBatches:
     """
 
     def __init__(
-        self, dataset: SyntheticDataset, batch_size: int = 256, shuffle: bool = True, drop_last: bool = False,
+        self,
+        dataset: SyntheticDataset,
+        batch_size: int = 256,
+        shuffle: bool = True,
+        drop_last: bool = False,
         device: Any = None,
     ) -> None:
-        if not isinstance(dataset, SyntheticDataset):
+        # Duck-typed: SyntheticDataset imports this module for its batches() method.
+        if not callable(getattr(dataset, "generate", None)) or not hasattr(dataset, "targets"):
             raise TypeError(f"dataset must be a SyntheticDataset, got {type(dataset).__name__}")
         self.dataset = dataset
         self.batch_size = check_count("batch_size", batch_size)
-        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.shuffle = check_bool("shuffle", shuffle)
+        self.drop_last = check_bool("drop_last", drop_last)
         self.device = check_device("device", device) if device is not None else None
 
     def __len__(self) -> int:
@@ -64,8 +69,10 @@ class SyntheticBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __repr__(self) -> str:
-        return (f"SyntheticBatches(batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
-                f"batches={len(self)}, epoch={self.dataset.epoch})")
+        return (
+            f"SyntheticBatches(batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
+            f"batches={len(self)}, epoch={self.dataset.epoch})"
+        )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         ds = self.dataset

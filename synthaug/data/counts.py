@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset
+
+from synthaug.data.labels import label_histogram, read_labels
+from synthaug.validation import is_int, non_negative_int, positive_int
 
 MAX_SAMPLES = 10**12
 """The most items a synthetic dataset may hold (a length must fit an index; nobody generates more)."""
 
 
 def check_count(name: str, value: Any, *, allow_zero: bool = False) -> int:
-    """``value`` as an int, refusing bools, non-integers and values below 1 (or 0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return int(value)
+    """``value`` as an int, refusing bools, non-integers and values below 1 (or 0).
+
+    :func:`synthaug.validation.positive_int` / ``non_negative_int`` under the name the
+    data modules have always used.
+    """
+    return non_negative_int(name, value) if allow_zero else positive_int(name, value)
 
 
 def check_total(name: str, total: int, value: Any = None) -> int:
@@ -36,7 +40,7 @@ def class_index(key: Any, num_classes: int, class_names: list[str] | None, what:
     """The class index a dict key names: an index in range, or a class name."""
     if isinstance(key, str) and class_names and key in class_names:
         return class_names.index(key)
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < num_classes:
+    if is_int(key) and 0 <= key < num_classes:
         return int(key)
     known = f"0..{num_classes - 1}" + (f" or one of {class_names}" if class_names else "")
     raise ValueError(f"{what} has unknown class {key!r}; expected {known}")
@@ -50,7 +54,9 @@ def counts_from_mapping(
         raise TypeError(f"{what} must be a dict {{class: count}}, got {type(mapping).__name__}")
     counts = [0] * num_classes
     for key, count in mapping.items():
-        counts[class_index(key, num_classes, class_names, what)] = check_count(f"{what}[{key!r}]", count, allow_zero=True)
+        counts[class_index(key, num_classes, class_names, what)] = check_count(
+            f"{what}[{key!r}]", count, allow_zero=True
+        )
     return counts
 
 
@@ -98,14 +104,16 @@ def resolve_class_counts(
             raise ValueError(f"num_samples ({num_samples}) must equal the sum of class_counts ({total}), or be None")
         return counts
     if isinstance(class_counts, Dataset) or hasattr(class_counts, "targets"):
-        from synthaug.data.labels import label_histogram, read_labels
-
         histogram = label_histogram(read_labels(class_counts, name="class_counts"), num_classes, name="class_counts")
         if sum(histogram) == 0:
             raise ValueError("class_counts is an empty dataset: there is no label histogram to match")
         if num_samples is None:
             return histogram
         return proportional_counts(histogram, check_total("num_samples", check_count("num_samples", num_samples)))
-    hint = " (per-class counts as a list: pass dict(enumerate(counts)))" if isinstance(class_counts, (list, tuple)) else ""
-    raise TypeError(f"class_counts must be None, a dict {{class: count}} or a labelled dataset, "
-                    f"got {type(class_counts).__name__}{hint}")
+    hint = (
+        " (per-class counts as a list: pass dict(enumerate(counts)))" if isinstance(class_counts, (list, tuple)) else ""
+    )
+    raise TypeError(
+        f"class_counts must be None, a dict {{class: count}} or a labelled dataset, "
+        f"got {type(class_counts).__name__}{hint}"
+    )

@@ -62,9 +62,11 @@ class ImageFormat:
         return self.dtype != "uint8"
 
     def describe(self) -> str:
-        layout = {"pil": f"PIL {'L' if self.channels == 1 else 'RGB'}",
-                  "tensor": "tensor [C,H,W]" if self.channel_axis else "tensor [H,W]",
-                  "numpy": "ndarray [H,W,C]" if self.channel_axis else "ndarray [H,W]"}[self.kind]
+        layout = {
+            "pil": f"PIL {'L' if self.channels == 1 else 'RGB'}",
+            "tensor": "tensor [C,H,W]" if self.channel_axis else "tensor [H,W]",
+            "numpy": "ndarray [H,W,C]" if self.channel_axis else "ndarray [H,W]",
+        }[self.kind]
         value_range = "in [0, 1]" if self.is_float else "in 0..255"
         return f"{layout} {self.dtype} {value_range}, {self.channels}x{self.height}x{self.width}"
 
@@ -98,8 +100,10 @@ def detect_format(image: Any, check_range: bool = True) -> ImageFormat:
     """
     if isinstance(image, Image.Image):
         if image.mode not in _PIL_MODES:
-            raise ValueError(f"image is a PIL image of mode {image.mode!r}; expected mode 'L' or 'RGB' "
-                             "(convert it with image.convert('RGB'))")
+            raise ValueError(
+                f"image is a PIL image of mode {image.mode!r}; expected mode 'L' or 'RGB' "
+                "(convert it with image.convert('RGB'))"
+            )
         return ImageFormat("pil", _PIL_MODES[image.mode], image.height, image.width, "uint8", False)
     if isinstance(image, torch.Tensor):
         if image.ndim not in (2, 3):
@@ -110,8 +114,15 @@ def detect_format(image: Any, check_range: bool = True) -> ImageFormat:
             raise ValueError(f"image tensor has dtype {image.dtype}; expected torch.uint8 or a floating dtype")
         if check_range and image.is_floating_point() and image.numel():
             _check_float_range(float(image.min()), float(image.max()), "image tensor")
-        return ImageFormat("tensor", channels, image.shape[-2], image.shape[-1], _dtype_name(image.dtype),
-                           image.ndim == 3, str(image.device))
+        return ImageFormat(
+            "tensor",
+            channels,
+            image.shape[-2],
+            image.shape[-1],
+            _dtype_name(image.dtype),
+            image.ndim == 3,
+            str(image.device),
+        )
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3):
             raise ValueError(f"image array has shape {image.shape}; expected [H, W, C] or [H, W]")
@@ -155,11 +166,12 @@ def from_float_chw(image: torch.Tensor, fmt: ImageFormat) -> Any:
     or resizing would silently change what the classifier sees, so it is an error here.
     """
     if tuple(image.shape) != fmt.shape:
-        raise ValueError(f"image of shape {tuple(image.shape)} cannot be given the form {fmt.describe()}: "
-                         f"expected shape {fmt.shape}")
+        raise ValueError(
+            f"image of shape {tuple(image.shape)} cannot be given the form {fmt.describe()}: expected shape {fmt.shape}"
+        )
     if fmt.kind == "tensor":
         if fmt.is_float:
-            out = (image.float().div(255) if image.dtype == torch.uint8 else image)
+            out = image.float().div(255) if image.dtype == torch.uint8 else image
             out = out.to(device=fmt.device, dtype=getattr(torch, fmt.dtype))
         else:
             out = (image if image.dtype == torch.uint8 else quantize(image)).to(fmt.device)
@@ -168,8 +180,9 @@ def from_float_chw(image: torch.Tensor, fmt: ImageFormat) -> Any:
     as_uint8 = image if image.dtype == torch.uint8 else quantize(image)
     if fmt.kind == "pil":
         array = as_uint8.cpu().numpy()
-        return Image.fromarray(array[0] if fmt.channels == 1 else array.transpose(1, 2, 0).copy(),
-                               mode="L" if fmt.channels == 1 else "RGB")
+        return Image.fromarray(
+            array[0] if fmt.channels == 1 else array.transpose(1, 2, 0).copy(), mode="L" if fmt.channels == 1 else "RGB"
+        )
     if fmt.is_float:
         hwc = (image.float().div(255) if image.dtype == torch.uint8 else image).cpu().permute(1, 2, 0).numpy()
         hwc = hwc.astype(fmt.dtype, copy=True)

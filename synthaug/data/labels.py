@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset, TensorDataset
 from tqdm.auto import tqdm
+
+from synthaug.validation import is_int
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +35,8 @@ def _fast_labels(dataset: Any) -> np.ndarray | None:
         return None if parent is None else parent[np.asarray(dataset.indices, dtype=np.int64)]
     if isinstance(dataset, ConcatDataset):
         parts = [_fast_labels(d) for d in dataset.datasets]
-        return None if any(p is None for p in parts) else np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        known = [p for p in parts if p is not None]
+        return None if len(known) < len(parts) else np.concatenate(known) if known else np.zeros(0, np.int64)
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) >= 2:
         return _as_label_array(dataset.tensors[1], "TensorDataset's second tensor")
     for name in ("targets", "labels"):  # torchvision datasets expose `targets`
@@ -60,7 +64,9 @@ def read_labels(dataset: Dataset | Sequence, progress: bool = True, *, name: str
         ValueError: if labels are not non-negative integers.
     """
     if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-        raise TypeError(f"{name} must be a map-style Dataset with __len__ and __getitem__, got {type(dataset).__name__}")
+        raise TypeError(
+            f"{name} must be a map-style Dataset with __len__ and __getitem__, got {type(dataset).__name__}"
+        )
     labels = _fast_labels(dataset)
     if labels is None:
         logger.info("%s exposes no targets: reading every item to get its labels", type(dataset).__name__)
@@ -72,8 +78,10 @@ def read_labels(dataset: Dataset | Sequence, progress: bool = True, *, name: str
             label = item[1]
             if isinstance(label, torch.Tensor):
                 label = label.item() if label.numel() == 1 else label
-            if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
-                raise TypeError(f"{name} item {i} has label {label!r} ({type(label).__name__}); expected an int class index")
+            if not is_int(label):
+                raise TypeError(
+                    f"{name} item {i} has label {label!r} ({type(label).__name__}); expected an int class index"
+                )
             values.append(int(label))
         labels = np.asarray(values, dtype=np.int64)
     if labels.size and labels.min() < 0:
@@ -84,6 +92,8 @@ def read_labels(dataset: Dataset | Sequence, progress: bool = True, *, name: str
 def label_histogram(labels: np.ndarray, num_classes: int, *, name: str = "the real data") -> list[int]:
     """Count per class ``0..num_classes-1``; labels outside that range are an error naming ``name``."""
     if labels.size and labels.max() >= num_classes:
-        raise ValueError(f"{name} has label {int(labels.max())}, but the generator has only "
-                         f"{num_classes} classes (0..{num_classes - 1})")
+        raise ValueError(
+            f"{name} has label {int(labels.max())}, but the generator has only "
+            f"{num_classes} classes (0..{num_classes - 1})"
+        )
     return np.bincount(labels, minlength=num_classes).astype(int).tolist()

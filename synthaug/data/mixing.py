@@ -23,40 +23,56 @@ Synthetic items are given the form of the real items (see
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from synthaug.data.counts import check_count, check_total, counts_from_mapping, proportional_counts
-from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, detect_format, from_float_chw
+from synthaug.data.classes import align_classes
+from synthaug.data.counts import check_total, counts_from_mapping, proportional_counts
+from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, ImageKind, detect_format, from_float_chw
+from synthaug.data.items import apply_transforms
 from synthaug.data.labels import label_histogram, read_labels
-from synthaug.data.synthetic import SyntheticDataset, check_callable
-from synthaug.utils.seeding import stream_seed
+from synthaug.data.synthetic import SyntheticDataset
 from synthaug.generators.base import GeneratorProtocol
+from synthaug.utils.seeding import stream_seed
+from synthaug.validation import check_callable, check_index, check_int, check_number, non_negative_int
 
 STRATEGIES = ("ratio", "balance", "replace")
 
 
-def _check_number(name: str, value: Any, low: float, high: float = math.inf) -> float:
-    """``value`` as a float in ``[low, high]``; refuses non-numbers (TypeError), NaN and infinities (ValueError)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not low <= value <= high or not math.isfinite(value):  # NaN fails the first test
-        expected = f"in [{low:g}, {high:g}]" if high != math.inf else f">= {low:g} and finite"
-        raise ValueError(f"{name} must be {expected}, got {value}")
-    return float(value)
+DelegatedStrategy = Callable[..., "MixedDataset"]
+_DELEGATED: dict[str, DelegatedStrategy] = {}
 
 
-def _check_index(index: Any, length: int) -> int:
-    """An item index (negative counts from the end) as an int in ``[0, length)``."""
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"index must be an int, got {type(index).__name__}")
-    if not -length <= index < length:
-        raise IndexError(f"index {index} is out of range for a dataset of {length} items")
-    return int(index) % length
+def register_strategy(name: str, build: DelegatedStrategy) -> None:
+    """Make ``mix(real, gen, name, ...)`` call ``build(real, gen, seed, **options)``.
+
+    For strategies that build on ``mix`` itself, such as the guard (:mod:`synthaug.tuning`
+    registers ``"auto"``): they sit above this module and plug in here, so ``mix`` never
+    imports them.
+    """
+    if not isinstance(name, str) or not name or name in STRATEGIES:
+        raise ValueError(f"name must be a new strategy name (not one of {STRATEGIES}), got {name!r}")
+    _DELEGATED[name] = build
+
+
+def strategy_names() -> tuple[str, ...]:
+    """Every strategy name ``mix`` accepts: the built-in ones, then the registered ones."""
+    return STRATEGIES + tuple(_DELEGATED)
+
+
+def check_strategy(strategy: Any, name: str = "strategy") -> Any:
+    """A mixing strategy: a known name, a dict ``{class: count}`` or a callable; the one check for all callers."""
+    expected = f"one of {strategy_names()}, a dict {{class: count}} or a callable"
+    if isinstance(strategy, str):
+        if strategy not in strategy_names():
+            raise ValueError(f"{name} must be {expected}, got {strategy!r}")
+    elif not isinstance(strategy, Mapping) and not callable(strategy):
+        raise TypeError(f"{name} must be {expected}, got {type(strategy).__name__} {strategy!r}")
+    return strategy
 
 
 def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class_names: list[str] | None) -> list[int]:
@@ -74,7 +90,7 @@ def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class
         check_total("the strategy callable's result", sum(counts), dict(wanted))
         return counts
     if strategy == "ratio":
-        ratio = _check_number("ratio", kwargs.get("ratio"), 0.0) if "ratio" in kwargs else None
+        ratio = check_number("ratio", kwargs["ratio"], low=0.0) if "ratio" in kwargs else None
         if ratio is None:
             raise ValueError("strategy='ratio' needs ratio=r (synthetic items per real item, e.g. 1/6)")
         total = check_total("ratio", round(ratio * sum(real_counts)), ratio)
@@ -83,12 +99,12 @@ def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class
         target = kwargs.get("target")
         if target is None:
             target = max(real_counts)
-        elif isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 1:
-            raise ValueError(f"target must be a positive int (items per class after topping up), got {target!r}")
+        else:
+            target = check_int("target", target, low=1, expected="a positive int (items per class after topping up)")
         counts = [max(int(target) - n, 0) for n in real_counts]
         check_total("target", sum(counts), target)
         return counts
-    raise ValueError(f"strategy must be one of {STRATEGIES}, a dict {{class: count}} or a callable, got {strategy!r}")
+    return check_strategy(strategy)  # raises: not an additive strategy
 
 
 class MixedDataset(Dataset):
@@ -107,10 +123,19 @@ class MixedDataset(Dataset):
     """
 
     def __init__(
-        self, real: Dataset, generator: GeneratorProtocol, real_labels: np.ndarray, image_format: ImageFormat,
-        strategy: str, synthetic_counts: list[int] | None = None, p: float | None = None, seed: int = 0,
-        synthetic_options: Mapping[str, Any] | None = None, transform: Callable | None = None,
-        target_transform: Callable | None = None, label_reference: Any = 0,
+        self,
+        real: Dataset,
+        generator: GeneratorProtocol,
+        real_labels: np.ndarray,
+        image_format: ImageFormat,
+        strategy: str,
+        synthetic_counts: list[int] | None = None,
+        p: float | None = None,
+        seed: int = 0,
+        synthetic_options: Mapping[str, Any] | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        label_reference: Any = 0,
     ) -> None:
         self.real = real
         self.generator = generator
@@ -122,6 +147,7 @@ class MixedDataset(Dataset):
         self.synthetic_options = dict(synthetic_options or {})
         self.transform = transform
         self.target_transform = target_transform
+        self._worker = None  # set by apply_transforms: the DataLoader worker whose seed the transforms have
         self.epoch = 0
         self._additive_counts = synthetic_counts
         self._label_reference = label_reference
@@ -130,8 +156,13 @@ class MixedDataset(Dataset):
     def _make_synthetic(self, counts: list[int]) -> SyntheticDataset | None:
         if not sum(counts):
             return None
-        synthetic = SyntheticDataset(self.generator, class_counts=dict(enumerate(counts)), seed=self.seed,
-                                     image_type="tensor", **self.synthetic_options)
+        synthetic = SyntheticDataset(
+            self.generator,
+            class_counts=dict(enumerate(counts)),
+            seed=self.seed,
+            image_type="tensor",
+            **self.synthetic_options,
+        )
         synthetic.set_epoch(self.epoch)
         return synthetic
 
@@ -139,6 +170,7 @@ class MixedDataset(Dataset):
         k = self.generator.num_classes
         real_counts = np.bincount(self.real_labels, minlength=k)
         if self.strategy != "replace":
+            assert self._additive_counts is not None  # mix() gives the counts of every additive strategy
             self._source = None
             self.synthetic_counts = list(self._additive_counts)
             self.synthetic = self._make_synthetic(self.synthetic_counts)
@@ -148,6 +180,7 @@ class MixedDataset(Dataset):
             return
         # Which real items are replaced is a pure function of (seed, epoch); the j-th
         # replaced item of class c reads synthetic item offset[c] + j.
+        assert self.p is not None  # mix() refuses "replace" without p
         rng = np.random.default_rng(stream_seed(self.seed, self.epoch, 1 << 41))
         replaced = rng.random(len(self.real_labels)) < self.p
         self.synthetic_counts = np.bincount(self.real_labels[replaced], minlength=k).tolist()
@@ -167,9 +200,8 @@ class MixedDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Fresh synthetic items (and, for ``"replace"``, a fresh choice of replaced items) for ``epoch``."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
-        if int(epoch) == self.epoch:
+        epoch = non_negative_int("epoch", epoch)
+        if epoch == self.epoch:
             return
         self.epoch = int(epoch)
         if self.strategy == "replace":
@@ -189,22 +221,20 @@ class MixedDataset(Dataset):
 
     def is_synthetic(self, index: int) -> bool:
         """Whether item ``index`` (negative counts from the end) is a synthetic one."""
-        return self._source_of(_check_index(index, len(self))) < 0
+        return self._source_of(check_index(index, len(self))) < 0
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        index = _check_index(index, len(self))
+        index = check_index(index, len(self))
         source = self._source_of(index)
         if source >= 0:
             image, target = self.real[source]
         else:
+            assert self.synthetic is not None  # a synthetic source exists only with synthetic items
             image, target = self.synthetic[-source - 1]
             image = from_float_chw(image, self.image_format)
             target = _convert_label(target, self._label_reference)
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        # The shared path: each DataLoader worker's transforms draw their own random numbers.
+        return apply_transforms(self, image, target)
 
     def summary(self) -> str:
         """A table of real and synthetic items per class."""
@@ -247,10 +277,13 @@ def _format_for(image_type: str | None, first_image: Any, generator: GeneratorPr
     if image_type is None:
         fmt = detect_format(first_image)
     elif image_type not in IMAGE_KINDS:
-        raise ValueError(f"image_type must be None (detect from the real data) or one of {IMAGE_KINDS}, got {image_type!r}")
+        raise ValueError(
+            f"image_type must be None (detect from the real data) or one of {IMAGE_KINDS}, got {image_type!r}"
+        )
     else:
         dtype = "float32" if image_type == "tensor" else "uint8"
-        fmt = ImageFormat(image_type, channels, height, width, dtype, image_type != "pil")
+        kind = cast(ImageKind, image_type)  # one of IMAGE_KINDS, checked above
+        fmt = ImageFormat(kind, channels, height, width, dtype, image_type != "pil")
     if fmt.shape != tuple(generator.image_shape):
         raise ValueError(
             f"the generator makes {channels}x{height}x{width} images but the real items are {fmt.describe()}: "
@@ -302,26 +335,34 @@ def mix(
         >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)
         >>> loader = DataLoader(train, batch_size=128, shuffle=True)
     """
-    if isinstance(strategy, str) and strategy == "auto":
-        return _auto(real, generator, seed, ratio=ratio, target=target, p=p, filter=filter, image_type=image_type,
-                     transform=transform, target_transform=target_transform, truncation=truncation,
-                     chunk_size=chunk_size, progress=progress)
+    if isinstance(strategy, str) and strategy in _DELEGATED:
+        return _delegate(
+            strategy,
+            real,
+            generator,
+            seed,
+            ratio=ratio,
+            target=target,
+            p=p,
+            filter=filter,
+            image_type=image_type,
+            transform=transform,
+            target_transform=target_transform,
+            truncation=truncation,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
     if not isinstance(generator, GeneratorProtocol):
-        raise TypeError(f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}")
-    if not isinstance(strategy, (str, Mapping)) and not callable(strategy):
-        raise TypeError(f"strategy must be a name from {STRATEGIES} or 'auto', a dict {{class: count}} or a callable, "
-                        f"got {type(strategy).__name__} {strategy!r}")
-    if isinstance(strategy, str) and strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, 'auto', a dict {{class: count}} or a callable, "
-                         f"got {strategy!r}")
-    check_count("seed", seed, allow_zero=True)
+        raise TypeError(
+            f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}"
+        )
+    check_strategy(strategy)
+    non_negative_int("seed", seed)
     check_callable("transform", transform)
     check_callable("target_transform", target_transform)
+    # Synthetic labels must mean the real data's classes: matched by name where both name them.
+    generator = align_classes(generator, real, real_name="the real dataset", caller="mix")
     k = generator.num_classes
-    real_classes = getattr(real, "classes", None)
-    if isinstance(real_classes, (list, tuple)) and len(real_classes) and len(real_classes) != k:
-        raise ValueError(f"the real dataset has {len(real_classes)} classes but the generator has {k}: "
-                         "they must describe the same classes")
     if not hasattr(real, "__len__") or not hasattr(real, "__getitem__"):
         raise TypeError(f"real must be a map-style Dataset of (image, label) items, got {type(real).__name__}")
     if len(real) == 0:
@@ -338,26 +379,53 @@ def mix(
     if strategy == "replace":
         if p is None:
             raise ValueError("strategy='replace' needs p (the probability of replacing each real item), e.g. p=0.3")
-        replace_p = _check_number("p", p, 0.0, 1.0)
+        replace_p = check_number("p", p, low=0.0, high=1.0)
         counts = None  # MixedDataset draws the replaced items per epoch
     else:
         if p is not None:
             raise ValueError(f"p is only for strategy='replace', got strategy={strategy!r}")
-        counts = _synthetic_counts(strategy, real_counts, {key: v for key, v in options.items() if v is not None}, names)
+        counts = _synthetic_counts(
+            strategy, real_counts, {key: v for key, v in options.items() if v is not None}, names
+        )
     name = strategy if isinstance(strategy, str) else ("dict" if isinstance(strategy, Mapping) else "callable")
     options = {"chunk_size": chunk_size, "truncation": truncation, "filter": filter}
-    return MixedDataset(real, generator, labels, fmt, name, counts, replace_p, seed, options, transform,
-                        target_transform, label_reference=first[1])
+    return MixedDataset(
+        real,
+        generator,
+        labels,
+        fmt,
+        name,
+        counts,
+        replace_p,
+        seed,
+        options,
+        transform,
+        target_transform,
+        label_reference=first[1],
+    )
 
 
-def _auto(real: Dataset, generator: GeneratorProtocol, seed: int, *, ratio: Any, target: Any, p: Any,
-          filter: Any, **options: Any) -> MixedDataset:  # noqa: A002
-    """``strategy="auto"``: the setting :func:`synthaug.tune` chooses (it trains classifiers)."""
-    from synthaug.tuning import tune  # tune builds on mix: imported here, not at module level
-
-    given = [name for name, value in (("ratio", ratio), ("target", target), ("p", p), ("filter", filter))
-             if value is not None]
+def _delegate(
+    strategy: str,
+    real: Dataset,
+    generator: GeneratorProtocol,
+    seed: int,
+    *,
+    ratio: Any,
+    target: Any,
+    p: Any,
+    filter: Any,
+    **options: Any,
+) -> MixedDataset:  # noqa: A002
+    """A registered strategy (``"auto"``: the guard) chooses ``ratio``/``target``/``p``/``filter`` itself."""
+    given = [
+        name
+        for name, value in (("ratio", ratio), ("target", target), ("p", p), ("filter", filter))
+        if value is not None
+    ]
     if given:
-        raise ValueError(f"strategy='auto' chooses {', '.join(given)} itself; leave them out "
-                         "(or call synthaug.tune with a grid)")
-    return tune(real, generator, seed=seed, **options).dataset  # tune logs its decision
+        raise ValueError(
+            f"strategy={strategy!r} chooses {', '.join(given)} itself; leave them out "
+            "(or call synthaug.tune with a grid)"
+        )
+    return _DELEGATED[strategy](real, generator, seed, **options)

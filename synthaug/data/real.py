@@ -12,11 +12,15 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
+from synthaug.data.image_format import to_float_chw
+from synthaug.data.labels import read_labels
 from synthaug.utils.atomic import atomic_file
 
 logger = logging.getLogger(__name__)
@@ -43,12 +47,30 @@ class LabelledImages:
             if not isinstance(getattr(self, name), torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(getattr(self, name)).__name__}")
         if self.images.dim() != 4 or len(self.images) != len(self.labels):
-            raise ValueError(f"images must be [N, C, H, W] with one label each, got {tuple(self.images.shape)} and {len(self.labels)} labels")
+            raise ValueError(
+                f"images must be [N, C, H, W] with one label each, got {tuple(self.images.shape)} and {len(self.labels)} labels"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def as_dataset(self) -> "LabelledImagesDataset":
+    @classmethod
+    def from_dataset(cls, dataset: Any, progress: bool = True, name: str = "real") -> LabelledImages:
+        """Read a map-style dataset of ``(image, label)`` items into memory.
+
+        Images may be PIL images, tensors or arrays (see :mod:`synthaug.data.image_format`);
+        a :class:`LabelledImages` is returned as it is.
+        """
+        if isinstance(dataset, LabelledImages):
+            return dataset
+        labels = torch.from_numpy(read_labels(dataset, progress=progress, name=name))
+        images = [
+            to_float_chw(dataset[i][0])
+            for i in tqdm(range(len(dataset)), desc="reading images", unit="item", disable=not progress, leave=False)
+        ]
+        return cls(torch.stack(images), labels)
+
+    def as_dataset(self) -> LabelledImagesDataset:
         """A map-style Dataset of ``(image tensor, int label)``, like torchvision's datasets."""
         return LabelledImagesDataset(self)
 
@@ -89,8 +111,10 @@ class RealData:
         return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return (f"RealData({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
-                f"image_shape={self.image_shape}, classes={self.num_classes})")
+        return (
+            f"RealData({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
+            f"image_shape={self.image_shape}, classes={self.num_classes})"
+        )
 
 
 def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -99,7 +123,9 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
 
 
-def _stratified_split(images: torch.Tensor, labels: torch.Tensor, test_fraction: float, seed: int) -> tuple[LabelledImages, LabelledImages]:
+def _stratified_split(
+    images: torch.Tensor, labels: torch.Tensor, test_fraction: float, seed: int
+) -> tuple[LabelledImages, LabelledImages]:
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
@@ -169,11 +195,16 @@ def load_image_folder_data(
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3 for an image folder, got {channels}")
     mode = "L" if channels == 1 else "RGB"
-    ds = ImageFolder(str(path), transform=transforms.Compose([
-        transforms.Lambda(lambda im: im.convert(mode)),
-        transforms.Resize((image_size, image_size)),
-        transforms.ToTensor(),
-    ]))
+    ds = ImageFolder(
+        str(path),
+        transform=transforms.Compose(
+            [
+                transforms.Lambda(lambda im: im.convert(mode)),
+                transforms.Resize((image_size, image_size)),
+                transforms.ToTensor(),
+            ]
+        ),
+    )
     images = torch.stack([ds[i][0] for i in range(len(ds))])
     labels = torch.tensor(ds.targets, dtype=torch.long)
     train, test = _stratified_split(images, labels, test_fraction, seed)
@@ -181,8 +212,12 @@ def load_image_folder_data(
 
 
 def load_real_data(
-    name: str, *, data_root: str | Path = DEFAULT_DATA_ROOT, image_size: int | None = None,
-    channels: int | None = None, seed: int = 0,
+    name: str,
+    *,
+    data_root: str | Path = DEFAULT_DATA_ROOT,
+    image_size: int | None = None,
+    channels: int | None = None,
+    seed: int = 0,
 ) -> RealData:
     """Resolve a ``--data`` value: ``"digits"``, ``"fashion-mnist"`` or an ImageFolder path."""
     if name == "digits":
@@ -191,4 +226,6 @@ def load_real_data(
         return load_fashion_mnist_data(data_root, image_size or 28)
     if os.path.isdir(name):
         return load_image_folder_data(name, image_size or 32, channels or 3, seed=seed)
-    raise ValueError(f"data must be 'digits', 'fashion-mnist' or an ImageFolder directory, got {name!r} (not a directory)")
+    raise ValueError(
+        f"data must be 'digits', 'fashion-mnist' or an ImageFolder directory, got {name!r} (not a directory)"
+    )

@@ -3,133 +3,37 @@
 from __future__ import annotations
 
 import bisect
-import functools
-import inspect
 import logging
-import random
+import warnings
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.utils.data import get_worker_info
 from torchvision.datasets import VisionDataset
 from torchvision.transforms.functional import to_pil_image
 
+from synthaug.data.batches import SyntheticBatches
 from synthaug.data.counts import check_count, resolve_class_counts
+from synthaug.data.items import (  # noqa: F401  (apply_transforms, check_callable, reseed_transform_rngs: old homes)
+    IMAGE_TYPES,
+    ImageType,
+    apply_transforms,
+    check_callable,
+    reseed_transform_rngs,
+    with_context,
+)
 from synthaug.generators.base import GeneratorProtocol, check_truncation
 from synthaug.utils.seeding import stream_seed
+from synthaug.validation import check_choice, check_index, check_seed, non_negative_int
 
 if TYPE_CHECKING:
-    from synthaug.data.batches import SyntheticBatches
-    from synthaug.filters import Filter
+    from synthaug.data.filters import Filter
 
 logger = logging.getLogger(__name__)
 
-ImageType = Literal["pil", "tensor", "numpy"]
-IMAGE_TYPES = ("pil", "tensor", "numpy")
-
-
-def apply_transforms(dataset: Any, image: Any, target: int) -> tuple[Any, Any]:
-    """``dataset``'s ``transform`` and ``target_transform`` applied to an item.
-
-    In each DataLoader worker, the first item first gives the RNGs the transforms carry a
-    seed of that worker's own (:func:`reseed_transform_rngs`); ``dataset._worker``
-    remembers which worker that was.
-    """
-    if dataset.transform is None and dataset.target_transform is None:
-        return image, target
-    worker = get_worker_info()
-    if worker is not dataset._worker:  # first item in this DataLoader worker
-        dataset._worker = worker
-        reseed_transform_rngs([dataset.transform, dataset.target_transform], worker.seed)
-    if dataset.transform is not None:
-        image = dataset.transform(image)
-    if dataset.target_transform is not None:
-        target = dataset.target_transform(target)
-    return image, target
-
-
-def check_callable(name: str, value: Any) -> None:
-    """``TypeError`` naming ``name`` unless ``value`` is callable or None (a transform argument)."""
-    if value is not None and not callable(value):
-        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__} {value!r}")
-
-
 DEFAULT_CACHE_BYTES = 256 * 2**20
-
-
-def reseed_transform_rngs(transform: Any, seed: int) -> int:
-    """Give every random state a transform carries a new one derived from ``seed``.
-
-    DataLoader workers are copies of the main process: PyTorch reseeds the global RNGs of
-    ``torch``, ``random`` and ``numpy`` in each, but a generator held by a transform (an
-    albumentations ``Compose``, also with ``seed=None``, or a user's
-    ``np.random.default_rng()``) would draw the same numbers in every worker. Reseeded:
-    objects with a ``set_random_seed(seed)`` method (the albumentations API; mixed with
-    their own ``seed``), ``np.random.Generator``, ``np.random.RandomState``,
-    ``random.Random`` and CPU ``torch.Generator`` objects, each from its own stream of
-    ``seed``. The search looks at ``transform``, lists and tuples, the attributes of
-    objects (a torchvision ``Compose``'s ``transforms``, a callable class's fields), the
-    parts of a ``functools.partial``, and the closure variables and globals a function
-    uses (``lambda image: aug(image=image)["image"]`` finds ``aug``). Returns how many.
-    """
-    found: list[Any] = []
-    _find_rngs(transform, 0, set(), found)
-    for k, rng in enumerate(found):
-        own = getattr(rng, "seed", None)
-        own = own if isinstance(own, int) and not isinstance(own, bool) and own >= 0 else 0
-        new = stream_seed(seed, own, k)
-        if isinstance(rng, np.random.Generator):
-            rng.bit_generator.state = type(rng.bit_generator)(new).state
-        elif isinstance(rng, torch.Generator):
-            rng.manual_seed(new)
-        elif isinstance(rng, (np.random.RandomState, random.Random)):
-            rng.seed(new & 0xFFFF_FFFF)
-        else:
-            rng.set_random_seed(new & 0xFFFF_FFFF)
-    return len(found)
-
-
-def _find_rngs(obj: Any, depth: int, seen: set[int], found: list[Any]) -> None:
-    if obj is None or depth > 6 or id(obj) in seen or inspect.ismodule(obj) or inspect.isclass(obj):
-        return
-    seen.add(id(obj))
-    if isinstance(obj, (np.random.Generator, np.random.RandomState, random.Random)) or (
-        isinstance(obj, torch.Generator) and obj.device.type == "cpu"
-    ) or callable(getattr(obj, "set_random_seed", None)):
-        found.append(obj)
-        return
-    if isinstance(obj, (list, tuple)):
-        parts = list(obj)
-    elif isinstance(obj, functools.partial):
-        parts = [obj.func, *obj.args, *obj.keywords.values()]
-    elif inspect.ismethod(obj):
-        parts = [obj.__self__]
-    elif inspect.isfunction(obj):
-        parts = [obj.__globals__[name] for name in obj.__code__.co_names if name in obj.__globals__]
-        for cell in obj.__closure__ or ():
-            try:
-                parts.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
-    elif isinstance(obj, (str, bytes, int, float, dict, torch.Tensor, np.ndarray)):
-        return
-    else:
-        parts = list(getattr(obj, "__dict__", {}).values())
-    for part in parts:
-        _find_rngs(part, depth + 1, seen, found)
-
-
-def _with_context(error: Exception, context: str) -> Exception:
-    """``error`` rebuilt with ``context`` in front of its message (same type where possible, like PyTorch's worker errors)."""
-    try:
-        wrapped = type(error)(f"{context}: {error}")
-        if context in str(wrapped):
-            return wrapped
-    except Exception:
-        pass
-    return RuntimeError(f"{context}: {type(error).__name__}: {error}")
 
 
 class SyntheticDataset(VisionDataset):
@@ -185,7 +89,7 @@ class SyntheticDataset(VisionDataset):
         chunk_size: int = 256,
         cache_chunks: int | None = None,
         truncation: float = 1.0,
-        filter: "Filter | None" = None,  # noqa: A002  (the issue's and users' name for it)
+        filter: Filter | None = None,  # noqa: A002  (the issue's and users' name for it)
     ) -> None:
         check_callable("transform", transform)
         check_callable("target_transform", target_transform)
@@ -195,10 +99,8 @@ class SyntheticDataset(VisionDataset):
                 f"generator must provide num_classes, image_shape, class_names and sample(labels, generator=...) "
                 f"(see synthaug.wrap), got {type(generator).__name__}"
             )
-        if image_type not in IMAGE_TYPES:
-            raise ValueError(f"image_type must be one of {IMAGE_TYPES}, got {image_type!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        check_choice("image_type", image_type, IMAGE_TYPES)
+        seed = check_seed("seed", seed)
         if filter is not None and not hasattr(filter, "fill"):
             raise TypeError(f"filter must be a synthaug.filters.Filter, got {type(filter).__name__}")
         self.generator = generator
@@ -240,19 +142,13 @@ class SyntheticDataset(VisionDataset):
         started afterwards see the new epoch. With ``persistent_workers=True`` the workers
         keep the epoch they started with, so leave that off when you use epochs.
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        epoch = non_negative_int("epoch", epoch)
         if int(epoch) != self.epoch:
             self.epoch = int(epoch)
             self._cache.clear()
 
     def _check_index(self, index: Any) -> int:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for a dataset of {n} samples")
-        return int(index) % n
+        return check_index(index, len(self))
 
     def label_of(self, index: int) -> int:
         """The class of item ``index`` (negative counts from the end) without generating it."""
@@ -323,7 +219,7 @@ class SyntheticDataset(VisionDataset):
             self._cache.popitem(last=False)
         return items
 
-    def warm(self, progress: bool = True) -> "SyntheticDataset":
+    def warm(self, progress: bool = True) -> SyntheticDataset:
         """Generate the current epoch's chunks into the cache now (as many as it holds).
 
         Call it before building a DataLoader with ``num_workers > 0``: forked workers
@@ -352,20 +248,19 @@ class SyntheticDataset(VisionDataset):
             image, target = apply_transforms(self, image, target)
         except Exception as e:
             # Name the item and what reproduces it (the failing worker's traceback is only text).
-            raise _with_context(e, f"SyntheticDataset item {index} (seed {self.seed}, epoch {self.epoch}, "
-                                   f"chunk {chunk})") from e
+            raise with_context(
+                e, f"SyntheticDataset item {index} (seed {self.seed}, epoch {self.epoch}, chunk {chunk})"
+            ) from e
         return image, target
 
     def batches(
         self, batch_size: int = 256, shuffle: bool = True, drop_last: bool = False, device: Any = None
-    ) -> "SyntheticBatches":
+    ) -> SyntheticBatches:
         """Batch mode: whole batches generated in one call on the generator's device.
 
         See :class:`~synthaug.data.SyntheticBatches`. Use it in the training loop of the
         main process (no DataLoader), so CUDA is never initialised in forked workers.
         """
-        from synthaug.data.batches import SyntheticBatches
-
         return SyntheticBatches(self, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, device=device)
 
     def __getstate__(self) -> dict:
@@ -391,9 +286,20 @@ class SyntheticDataset(VisionDataset):
 
     @classmethod
     def from_export(cls, path: Any, **kwargs: Any) -> VisionDataset:
-        """An :class:`~synthaug.data.ExportedDataset` of an export (sharded directory or ``.npz``): no generator needed."""
-        from synthaug.data.exported import ExportedDataset
+        """Deprecated: use :class:`synthaug.ExportedDataset` (``synthaug.export.ExportedDataset``).
 
+        Reading an export needs no generator and lives in :mod:`synthaug.export`, a layer
+        above this one; this alias stays until 0.3.
+        """
+        # The one import against the layering (docs/architecture.md): a deprecated alias,
+        # listed in tests/test_architecture.py, removed in 0.3.
+        from synthaug.export.reader import ExportedDataset
+
+        warnings.warn(
+            "SyntheticDataset.from_export is deprecated; use synthaug.ExportedDataset(path) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return ExportedDataset(path, **kwargs)
 
 
@@ -417,8 +323,10 @@ class ChunkShuffleSampler(torch.utils.data.Sampler[int]):
             raise TypeError(f"dataset must be a SyntheticDataset, got {type(dataset).__name__}")
         buffer_chunks = check_count("buffer_chunks", buffer_chunks)
         if buffer_chunks > dataset.cache_chunks:
-            raise ValueError(f"buffer_chunks ({buffer_chunks}) must be at most the dataset's cache_chunks "
-                             f"({dataset.cache_chunks}), or chunks are evicted before they are read")
+            raise ValueError(
+                f"buffer_chunks ({buffer_chunks}) must be at most the dataset's cache_chunks "
+                f"({dataset.cache_chunks}), or chunks are evicted before they are read"
+            )
         self.dataset = dataset
         self.buffer_chunks = buffer_chunks
         self.seed = check_count("seed", seed, allow_zero=True)
@@ -432,5 +340,7 @@ class ChunkShuffleSampler(torch.utils.data.Sampler[int]):
         order = rng.permutation(ds.num_chunks)
         for group in range(0, len(order), self.buffer_chunks):
             chunks = order[group : group + self.buffer_chunks]
-            items = np.concatenate([np.arange(c * ds.chunk_size, min((c + 1) * ds.chunk_size, len(ds))) for c in chunks])
+            items = np.concatenate(
+                [np.arange(c * ds.chunk_size, min((c + 1) * ds.chunk_size, len(ds))) for c in chunks]
+            )
             yield from rng.permutation(items).tolist()

@@ -1,7 +1,19 @@
 """Networks (nn.Modules): the generators and the denoising autoencoder, their configs,
-the registry and the bundle format."""
+the registry and the bundle format.
 
-from synthaug.generators.base import ConditionalGenerator, ConfigurableModule, GeneratorProtocol, check_labels
+Layers, lowest first: ``config`` (field specs) and ``bundle`` (the file format) know no
+model; ``base`` builds on them; ``registry`` sits above ``base``; the families (``cgan``,
+``cvae``, ``dae``, ``wrapped``) register themselves; :func:`synthaug.load` (``synthaug.io``)
+resolves a bundle's type through the registry. See docs/generators.md.
+"""
+
+from synthaug.generators.base import (
+    ConditionalGenerator,
+    ConfigurableModule,
+    GeneratorProtocol,
+    check_labels,
+    register_to_config,
+)
 from synthaug.generators.cgan import ConditionalGAN
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.generators.dae import DenoisingAutoencoder
@@ -30,5 +42,6 @@ __all__ = [
     "get_model_class",
     "register_generator",
     "register_model",
+    "register_to_config",
     "wrap",
 ]

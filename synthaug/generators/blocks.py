@@ -37,7 +37,9 @@ class ConditionalDecoder(nn.Module):
         )
 
     @staticmethod
-    def estimate_parameters(num_classes: int, channels: int, image_size: int, latent_dim: int, width: int, embed_dim: int) -> int:
+    def estimate_parameters(
+        num_classes: int, channels: int, image_size: int, latent_dim: int, width: int, embed_dim: int
+    ) -> int:
         base = image_size // 4
         dense = (latent_dim + embed_dim) * 2 * width * base * base
         convs = 2 * width * width * 16 + width * channels * 16

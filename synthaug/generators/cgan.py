@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from synthaug.generators.base import ConditionalGenerator
+from synthaug.generators.base import ConditionalGenerator, register_to_config
 from synthaug.generators.blocks import ConditionalDecoder, DownsamplingTrunk
 from synthaug.generators.config import BoolField, conditional_image_fields
 from synthaug.generators.registry import register_generator
@@ -49,17 +50,6 @@ class ConditionalGAN(ConditionalGenerator):
     visibly cleaner, more stable samples than the last optimiser step. The discriminator
     is kept in the bundle so training can continue from a saved model.
 
-    Args:
-        num_classes: number of classes.
-        channels: image channels (1 or 3).
-        image_size: square image side, a multiple of 4 (e.g. 16, 28, 32).
-        latent_dim: size of z (default 128, as in the plain DCGAN loop).
-        width: base conv channels (default 64); parameters grow with its square.
-        embed_dim: size of the generator's label embedding.
-        class_names: optional names, one per class.
-        ema: keep an averaged copy of the generator and sample from it.
-        spectral_norm: spectral normalisation on the discriminator's layers (off by default).
-
     Example:
         >>> gan = ConditionalGAN(num_classes=10, channels=1, image_size=28)
         >>> gan.sample(torch.arange(10)).shape  # [10, 1, 28, 28], values in [0, 1]
@@ -67,21 +57,48 @@ class ConditionalGAN(ConditionalGenerator):
     """
 
     config_fields = {
-        **conditional_image_fields(latent_dim=128, width=64),
-        "ema": BoolField(True, help="sample from an exponential moving average of the generator"),
-        "spectral_norm": BoolField(False, help="spectral normalisation on every discriminator layer"),
+        **conditional_image_fields(),
+        "ema": BoolField(help="sample from an exponential moving average of the generator"),
+        "spectral_norm": BoolField(help="spectral normalisation on every discriminator layer"),
     }
 
-    def __init__(self, num_classes: int, **kwargs: Any) -> None:
-        super().__init__(num_classes=num_classes, **kwargs)
-        c = self.config
-        self.generator = ConditionalDecoder(
-            c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"]
-        )
+    @register_to_config
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        channels: int = 1,
+        image_size: int = 28,
+        latent_dim: int = 128,
+        width: int = 64,
+        embed_dim: int = 16,
+        class_names: list[str] | None = None,
+        ema: bool = True,
+        spectral_norm: bool = False,
+    ) -> None:
+        """Build the generator, the discriminator and (with ``ema``) the averaged generator.
+
+        Every argument is recorded in :attr:`config` (and so in a saved bundle's
+        ``config.json``) after validation; a wrong type raises ``TypeError``, a value out of
+        range ``ValueError``, both naming the argument.
+
+        Args:
+            num_classes: number of classes, 1 to 10,000.
+            channels: image channels, 1 to 4 (1 grayscale, 3 RGB).
+            image_size: square image side, a multiple of 4 from 8 to 256 (e.g. 16, 28, 32).
+            latent_dim: size of z, 1 to 4096 (128 as in the plain DCGAN loop).
+            width: base conv channels, 1 to 1024; parameters grow with its square.
+            embed_dim: size of the generator's label embedding, 1 to 1024.
+            class_names: optional distinct names, one per class.
+            ema: keep an averaged copy of the generator and sample from it.
+            spectral_norm: spectral normalisation on the discriminator's layers (off by default).
+        """
+        super().__init__()
+        self.generator = ConditionalDecoder(num_classes, channels, image_size, latent_dim, width, embed_dim)
         self.discriminator = ProjectionDiscriminator(
-            c["num_classes"], c["channels"], c["image_size"], c["width"], spectral_norm=c["spectral_norm"]
+            num_classes, channels, image_size, width, spectral_norm=spectral_norm
         )
-        if c["ema"]:
+        if ema:
             # Same architecture and parameter names as `generator`; updated by the trainer, never by an optimiser.
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
 

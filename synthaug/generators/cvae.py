@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthaug.generators.base import ConditionalGenerator, check_labels
+from synthaug.generators.base import ConditionalGenerator, check_labels, register_to_config
 from synthaug.generators.blocks import ConditionalDecoder, DownsamplingTrunk
 from synthaug.generators.config import IntField, conditional_image_fields
 from synthaug.generators.registry import register_generator
+from synthaug.validation import check_choice
 
 
 @register_generator("cvae")
@@ -29,9 +31,6 @@ class ConditionalVAE(ConditionalGenerator):
     (Ghosh et al. 2020). The mixture is stored in the bundle as plain arrays and is the
     default sampler when present.
 
-    Args: as :class:`~synthaug.ConditionalGAN` (default ``latent_dim=16``, ``width=32``),
-        plus ``gmm_components`` (0: no mixture yet), which sizes the mixture arrays.
-
     Example:
         >>> vae = ConditionalVAE(num_classes=10, channels=1, image_size=16)
         >>> x, y = torch.rand(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])
@@ -41,20 +40,51 @@ class ConditionalVAE(ConditionalGenerator):
     """
 
     config_fields = {
-        **conditional_image_fields(latent_dim=16, width=32),
-        "gmm_components": IntField(0, 64, default=0, help="components of the per-class latent mixture (0: none)"),
+        **conditional_image_fields(),
+        "gmm_components": IntField(0, 64, help="components of the per-class latent mixture (0: none)"),
     }
     LATENT_SAMPLERS = ("prior", "gmm")
+    # The mixture's buffers, present once gmm_components > 0 (declared for type checkers).
+    gmm_weights: torch.Tensor
+    gmm_means: torch.Tensor
+    gmm_variances: torch.Tensor
 
-    def __init__(self, num_classes: int, **kwargs: Any) -> None:
-        super().__init__(num_classes=num_classes, **kwargs)
-        c = self.config
-        self.encoder = DownsamplingTrunk(c["channels"] + c["num_classes"], c["width"], c["image_size"])
-        self.to_moments = nn.Linear(self.encoder.out_features, 2 * c["latent_dim"])
-        self.decoder = ConditionalDecoder(
-            c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"]
-        )
-        m, k, d = c["gmm_components"], c["num_classes"], c["latent_dim"]
+    @register_to_config
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        channels: int = 1,
+        image_size: int = 28,
+        latent_dim: int = 16,
+        width: int = 32,
+        embed_dim: int = 16,
+        class_names: list[str] | None = None,
+        gmm_components: int = 0,
+    ) -> None:
+        """Build the encoder, the decoder and, with ``gmm_components``, the mixture's placeholders.
+
+        Every argument is recorded in :attr:`config` (and so in a saved bundle's
+        ``config.json``) after validation; a wrong type raises ``TypeError``, a value out of
+        range ``ValueError``, both naming the argument.
+
+        Args:
+            num_classes: number of classes, 1 to 10,000.
+            channels: image channels, 1 to 4 (1 grayscale, 3 RGB).
+            image_size: square image side, a multiple of 4 from 8 to 256.
+            latent_dim: size of z, 1 to 4096 (default 16: a VAE's KL term keeps few dimensions busy).
+            width: base conv channels, 1 to 1024; parameters grow with its square.
+            embed_dim: size of the decoder's label embedding, 1 to 1024.
+            class_names: optional distinct names, one per class.
+            gmm_components: components per class of the latent mixture, 0 to 64 (0: none
+                yet). It sizes the mixture's arrays so a bundle's fitted mixture loads into
+                them; :meth:`set_latent_gmm` (called by the trainer) fills them.
+        """
+        super().__init__()
+        self.encoder = DownsamplingTrunk(channels + num_classes, width, image_size)
+        self.to_moments = nn.Linear(self.encoder.out_features, 2 * latent_dim)
+        self.decoder = ConditionalDecoder(num_classes, channels, image_size, latent_dim, width, embed_dim)
+        m, k, d = gmm_components, num_classes, latent_dim
         if m:
             # Placeholders with the saved shapes, so a bundle's arrays load into them.
             self.register_buffer("gmm_weights", torch.full((k, m), 1.0 / m))
@@ -81,8 +111,7 @@ class ConditionalVAE(ConditionalGenerator):
 
     @latent_sampler.setter
     def latent_sampler(self, value: str) -> None:
-        if value not in self.LATENT_SAMPLERS:
-            raise ValueError(f"latent_sampler must be one of {self.LATENT_SAMPLERS}, got {value!r}")
+        check_choice("latent_sampler", value, self.LATENT_SAMPLERS)
         if value == "gmm" and not self.config["gmm_components"]:
             raise ValueError("latent_sampler='gmm' needs a fitted mixture: call set_latent_gmm (the trainer does)")
         self._latent_sampler = value
@@ -138,7 +167,9 @@ class ConditionalVAE(ConditionalGenerator):
         """``(mu, logvar)``, each ``[B, latent_dim]``, for images in [0, 1] and their labels."""
         labels = check_labels(labels, self.num_classes)
         if images.dim() != 4 or tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"images must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}")
+            raise ValueError(
+                f"images must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}"
+            )
         if len(labels) != len(images):
             raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(images)} images")
         return self.encode_unchecked(images, labels)
@@ -166,7 +197,9 @@ class ConditionalVAE(ConditionalGenerator):
         return self.decode(z, labels)
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``z = mu + sigma * eps`` with ``eps ~ N(0, I)`` drawn from ``generator``."""
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps

@@ -8,12 +8,13 @@ Trained by :class:`synthaug.training.DAETrainer` on images corrupted by
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from synthaug.generators.base import ConfigurableModule, check_images, preserving_modes
+from synthaug.generators.base import ConfigurableModule, check_images, preserving_modes, register_to_config
 from synthaug.generators.config import IntField
 from synthaug.generators.registry import register_model
 
@@ -38,11 +39,6 @@ class DenoisingAutoencoder(ConfigurableModule):
     to learn what to remove. No BatchNorm: each image is denoised independently of the
     others in its batch, so results do not depend on batch size.
 
-    Args:
-        channels: image channels (1 grayscale, 3 RGB).
-        image_size: square image side, a multiple of 4 (8, 16, 28, 32, ...).
-        width: base conv channels (default 32); parameters grow with its square.
-
     Example:
         >>> dae = DenoisingAutoencoder(channels=1, image_size=16, width=16)
         >>> noisy = torch.rand(4, 1, 16, 16)
@@ -51,19 +47,31 @@ class DenoisingAutoencoder(ConfigurableModule):
     """
 
     config_fields = {
-        "channels": IntField(1, 4, default=1, help="image channels: 1 grayscale, 3 RGB"),
-        "image_size": IntField(8, 256, default=28, multiple_of=4, help="square image side, a multiple of 4"),
-        "width": IntField(1, 1024, default=32, help="base number of conv channels"),
+        "channels": IntField(1, 4, help="image channels: 1 grayscale, 3 RGB"),
+        "image_size": IntField(8, 256, multiple_of=4, help="square image side, a multiple of 4"),
+        "width": IntField(1, 1024, help="base number of conv channels"),
     }
 
-    def __init__(self, **config: Any) -> None:
-        super().__init__(**config)
-        c, w = self.config["channels"], self.config["width"]
-        self.inc = _conv(c, w, 3)                  # [B, w, H, W]
+    @register_to_config
+    def __init__(self, *, channels: int = 1, image_size: int = 28, width: int = 32) -> None:
+        """Build the encoder and decoder convolutions.
+
+        Every argument is recorded in :attr:`config` (and so in a saved bundle's
+        ``config.json``) after validation; a wrong type raises ``TypeError``, a value out of
+        range ``ValueError``, both naming the argument.
+
+        Args:
+            channels: image channels, 1 to 4 (1 grayscale, 3 RGB).
+            image_size: square image side, a multiple of 4 from 8 to 256 (8, 16, 28, 32, ...).
+            width: base conv channels, 1 to 1024 (default 32); parameters grow with its square.
+        """
+        super().__init__()
+        c, w = channels, width
+        self.inc = _conv(c, w, 3)  # [B, w, H, W]
         self.down1 = _conv(w, 2 * w, 4, stride=2)  # [B, 2w, H/2, W/2]
         self.down2 = _conv(2 * w, 2 * w, 4, stride=2)  # [B, 2w, H/4, W/4]
-        self.up2 = _up(2 * w, 2 * w)               # [B, 2w, H/2, W/2], joined with down1
-        self.up1 = _up(4 * w, w)                   # [B, w, H, W], joined with inc
+        self.up2 = _up(2 * w, 2 * w)  # [B, 2w, H/2, W/2], joined with down1
+        self.up1 = _up(4 * w, w)  # [B, w, H, W], joined with inc
         self.out = nn.Conv2d(2 * w, c, 3, padding=1)
 
     @staticmethod
@@ -85,7 +93,9 @@ class DenoisingAutoencoder(ConfigurableModule):
         """Validate a batch this model can denoise (type, dtype, shape, values in [0, 1]); returns it unchanged."""
         check_images(images, name=name)
         if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"{name} must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}")
+            raise ValueError(
+                f"{name} must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}"
+            )
         if images.numel():
             low, high = float(images.min()), float(images.max())  # also NaN: comparisons below fail
             if not (0.0 <= low and high <= 1.0):

@@ -1,4 +1,4 @@
-"""Name -> model class, shared by the bundle loader and the CLI.
+"""Name -> model class, shared by :func:`synthaug.load` and the CLI.
 
 A registry (instead of ``if model_type == "cgan": ...`` chains) keeps the loader closed
 to edits when a new model family is added, and lets errors list every known name.
@@ -7,14 +7,19 @@ Every bundled network is registered here under its ``model_type``: the class-con
 generators (``"cgan"``, ``"cvae"``) and the denoising autoencoder (``"dae"``).
 :func:`available_generators` lists only the generators (what can ``sample``);
 :func:`available_models` lists every type :func:`synthaug.load` can rebuild.
+
+Layers: the registry sits above :mod:`~synthaug.generators.base` (it tells generators
+from other models by their base class) and under the model families, which register
+themselves with its decorators. The bundle format sits under all of these and never
+looks names up: :func:`synthaug.load` hands it :func:`get_model_class`.
 """
 
 from __future__ import annotations
 
-from synthaug.generators.base import ConditionalGenerator
+from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
 from synthaug.utils.registry import Registry
 
-MODELS = Registry("model_type", name_attribute="model_type")
+MODELS: Registry[ConfigurableModule] = Registry("model_type", name_attribute="model_type")
 GENERATORS = MODELS  # the registry's name before it also held non-generators
 
 register_model = MODELS.register

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from synthaug.generators.base import ConditionalGenerator
+from synthaug.generators.base import ConditionalGenerator, register_to_config
 from synthaug.generators.config import ClassNamesField, IntField
+from synthaug.validation import ArgumentTypeError, is_int
 
 
 class WrappedGenerator(ConditionalGenerator):
@@ -25,7 +27,12 @@ class WrappedGenerator(ConditionalGenerator):
         "latent_dim": IntField(1, 1 << 20),
         "class_names": ClassNamesField(),
     }
+    # The config describes what the base class reads (classes, latent size, names); the
+    # module is a live object and the shape and range only make sense with it, and no
+    # bundle can hold them, so they stay plain checked arguments.
+    config_ignore = ("module", "image_shape", "output_range")
 
+    @register_to_config
     def __init__(
         self,
         module: nn.Module,
@@ -35,18 +42,28 @@ class WrappedGenerator(ConditionalGenerator):
         output_range: tuple[float, float] = (-1.0, 1.0),
         class_names: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(num_classes=num_classes, latent_dim=latent_dim, class_names=class_names)
+        """Wrap ``module``; see :func:`wrap`, the usual way to build one, for the arguments.
+
+        Args:
+            module: callable as ``module(z, labels)``.
+            num_classes: number of classes, 1 to 10,000.
+            image_shape: ``(C, H, W)`` of one output image, three positive ints.
+            latent_dim: size of ``z``, 1 to 2**20.
+            output_range: ``(low, high)``, finite, ``low < high``: the range of the module's output.
+            class_names: optional distinct names, one per class.
+        """
+        super().__init__()
         if not callable(module):
             raise TypeError(f"module must be callable as module(z, labels), got {type(module).__name__}")
         try:
             shape = tuple(image_shape)
         except TypeError:
-            raise TypeError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}") from None
-        if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+            raise ArgumentTypeError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}") from None
+        if len(shape) != 3 or not all(is_int(s) and s > 0 for s in shape):
             raise ValueError(f"image_shape must be three positive ints (C, H, W), got {image_shape!r}")
         low, high = _check_range(output_range)
         self.module = module
-        self._image_shape = shape
+        self._image_shape = (int(shape[0]), int(shape[1]), int(shape[2]))
         self.output_range = (low, high)
 
     @property
@@ -59,11 +76,15 @@ class WrappedGenerator(ConditionalGenerator):
         except RuntimeError as e:  # shape errors inside the user's module; out-of-memory is not ours to rename
             if isinstance(e, torch.OutOfMemoryError):
                 raise
-            raise ValueError(f"wrapped module failed on z {list(z.shape)} and labels {list(labels.shape)}: {e}; "
-                             f"check wrap's latent_dim ({self.latent_dim}) and num_classes ({self.num_classes})") from e
+            raise ValueError(
+                f"wrapped module failed on z {list(z.shape)} and labels {list(labels.shape)}: {e}; "
+                f"check wrap's latent_dim ({self.latent_dim}) and num_classes ({self.num_classes})"
+            ) from e
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(labels), *self._image_shape):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"wrapped module returned {got}, expected a tensor of shape {(len(labels), *self._image_shape)}")
+            raise ValueError(
+                f"wrapped module returned {got}, expected a tensor of shape {(len(labels), *self._image_shape)}"
+            )
         low, high = self.output_range
         return ((out.float() - low) / (high - low)).nan_to_num(0.5)
 
@@ -81,7 +102,7 @@ def _check_range(output_range: Any) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in output_range)
     except (TypeError, ValueError):
-        raise TypeError(f"output_range must be a pair of numbers (low, high), got {output_range!r}") from None
+        raise ArgumentTypeError(f"output_range must be a pair of numbers (low, high), got {output_range!r}") from None
     if not low < high or not math.isfinite(low) or not math.isfinite(high):
         raise ValueError(f"output_range must be finite with low < high, got {output_range!r}")
     return low, high

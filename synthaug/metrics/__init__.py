@@ -5,10 +5,12 @@ data (the "evaluator"), never with Inception: see ``docs/metrics.md``.
 """
 
 from synthaug.metrics.cas import classification_accuracy_score, per_class_accuracy
-from synthaug.metrics.classifier import SmallCNN, accuracy, train_classifier
+from synthaug.metrics.classifier import SmallCNN, accuracy, train_classifier, train_filter_classifier
 from synthaug.metrics.denoising import denoising_report, image_quality, report_table
 from synthaug.metrics.distribution import (
-    KernelDistance, frechet_distance_from_features, kernel_distance_from_features,
+    KernelDistance,
+    frechet_distance_from_features,
+    kernel_distance_from_features,
 )
 from synthaug.metrics.evaluate import evaluate_generator
 from synthaug.metrics.evaluator_cache import Evaluator, evaluator_classifier
@@ -18,8 +20,27 @@ from synthaug.metrics.memorisation import memorisation_check
 from synthaug.metrics.report import markdown_report, write_report
 
 __all__ = [
-    "Evaluator", "KernelDistance", "SmallCNN", "accuracy", "classification_accuracy_score", "denoising_report",
-    "evaluate_generator", "evaluator_classifier", "frechet_distance", "frechet_distance_from_features",
-    "image_quality", "kernel_distance", "kernel_distance_from_features", "label_fidelity", "markdown_report",
-    "memorisation_check", "per_class_accuracy", "prdc", "predict", "report_table", "train_classifier", "write_report",
+    "Evaluator",
+    "KernelDistance",
+    "SmallCNN",
+    "accuracy",
+    "classification_accuracy_score",
+    "denoising_report",
+    "evaluate_generator",
+    "evaluator_classifier",
+    "frechet_distance",
+    "frechet_distance_from_features",
+    "image_quality",
+    "kernel_distance",
+    "kernel_distance_from_features",
+    "label_fidelity",
+    "markdown_report",
+    "memorisation_check",
+    "per_class_accuracy",
+    "prdc",
+    "predict",
+    "report_table",
+    "train_classifier",
+    "train_filter_classifier",
+    "write_report",
 ]

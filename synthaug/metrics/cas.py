@@ -21,8 +21,16 @@ def per_class_accuracy(classifier: SmallCNN, data: LabelledImages, num_classes: 
 
 
 def classification_accuracy_score(
-    synthetic: LabelledImages, real_test: LabelledImages, num_classes: int, *, steps: int = 1000, seed: int = 0,
-    batch_size: int = 64, lr: float = 1e-3, device: str = "cpu", progress: bool = True,
+    synthetic: LabelledImages,
+    real_test: LabelledImages,
+    num_classes: int,
+    *,
+    steps: int = 1000,
+    seed: int = 0,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    device: str = "cpu",
+    progress: bool = True,
 ) -> tuple[float, list[float]]:
     """Accuracy on ``real_test`` of a SmallCNN trained for ``steps`` on ``synthetic`` only: overall and per class.
 
@@ -32,7 +40,16 @@ def classification_accuracy_score(
     """
     if not len(synthetic):
         raise ValueError("synthetic must hold at least one image")
-    classifier = train_classifier(synthetic.as_dataset(), num_classes, tuple(synthetic.images.shape[1:]), steps=steps,
-                                  batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress,
-                                  desc="CAS classifier")
+    classifier = train_classifier(
+        synthetic.as_dataset(),
+        num_classes,
+        tuple(synthetic.images.shape[1:]),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc="CAS classifier",
+    )
     return per_class_accuracy(classifier, real_test, num_classes)

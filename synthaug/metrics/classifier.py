@@ -6,6 +6,8 @@ same number of optimiser steps with the same seed, so differences come from the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +16,7 @@ from tqdm.auto import tqdm
 
 from synthaug.data.real import LabelledImages
 from synthaug.utils.seeding import seeded
+from synthaug.validation import check_int, positive_int
 
 
 class SmallCNN(nn.Module):
@@ -22,8 +25,14 @@ class SmallCNN(nn.Module):
     def __init__(self, num_classes: int, channels: int = 1, image_size: int = 28, width: int = 32):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
             nn.Flatten(),
         )
         self.head = nn.Sequential(
@@ -44,7 +53,7 @@ class SmallCNN(nn.Module):
 def train_classifier(
     dataset: Dataset,
     num_classes: int,
-    image_shape: tuple[int, int, int],
+    image_shape: Sequence[int],
     *,
     steps: int = 1000,
     batch_size: int = 64,
@@ -59,13 +68,17 @@ def train_classifier(
     Batches are drawn by a seeded shuffling DataLoader, re-shuffled every pass, so the
     budget is the same whatever the dataset's length.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    positive_int("steps", steps)
     channels, height, _ = image_shape
     with seeded(seed):
         model = SmallCNN(num_classes, channels, height).to(device)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) > batch_size,
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=len(dataset) > batch_size,  # type: ignore[arg-type]  # map-style datasets have __len__; the stub omits it
+        generator=torch.Generator().manual_seed(seed),
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     done = 0
@@ -93,3 +106,36 @@ def accuracy(model: nn.Module, data: LabelledImages, batch_size: int = 512) -> f
         logits = model(data.images[start : start + batch_size].to(device))
         correct += int((logits.argmax(1).cpu() == data.labels[start : start + batch_size]).sum())
     return correct / len(data)
+
+
+def train_filter_classifier(
+    real: Dataset | LabelledImages,
+    num_classes: int | None = None,
+    steps: int = 1000,
+    seed: int = 0,
+    progress: bool = True,
+) -> nn.Module:
+    """Train a small CNN on real ``(image, label)`` items for :class:`~synthaug.filters.Filter`.
+
+    Items may be PIL images, tensors or arrays (see :mod:`synthaug.data.image_format`);
+    they are read once into memory. Returns the classifier in eval mode.
+    """
+    data = LabelledImages.from_dataset(real, progress=progress)
+    if len(data) == 0:
+        raise ValueError("real must hold at least one item to train a filter classifier")
+    largest = int(data.labels.max())
+    if num_classes is not None:
+        num_classes = check_int(
+            "num_classes", num_classes, low=largest + 1, expected=f"an int above the largest label ({largest})"
+        )
+    k = num_classes if num_classes is not None else largest + 1
+    model = train_classifier(
+        data.as_dataset(),
+        k,
+        tuple(data.images.shape[1:]),
+        steps=steps,
+        seed=seed,
+        progress=progress,
+        desc="filter classifier",
+    )
+    return model.eval()

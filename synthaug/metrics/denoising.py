@@ -7,12 +7,14 @@ functional API with ``data_range=1.0``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
 from synthaug.generators.dae import DenoisingAutoencoder
 from synthaug.transforms.corruptions import CorruptionMix
+from synthaug.validation import check_seed, positive_int
 
 REPORT_KEYS = ("psnr_noisy", "psnr_denoised", "mse_noisy", "mse_denoised", "ssim_noisy", "ssim_denoised")
 
@@ -42,10 +44,12 @@ def image_quality(images: torch.Tensor, clean: torch.Tensor) -> dict[str, float]
 
     kernel, sigma = ssim_window(*clean.shape[-2:])
     images, clean = images.float(), clean.float()
+    ssim = structural_similarity_index_measure(images, clean, data_range=1.0, kernel_size=kernel, sigma=sigma)
+    assert isinstance(ssim, torch.Tensor)  # a tuple only with return_full_image=True
     return {
         "psnr": float(peak_signal_noise_ratio(images, clean, data_range=1.0)),
         "mse": float(torch.mean((images - clean) ** 2)),
-        "ssim": float(structural_similarity_index_measure(images, clean, data_range=1.0, kernel_size=kernel, sigma=sigma)),
+        "ssim": float(ssim),
     }
 
 
@@ -83,10 +87,8 @@ def denoising_report(
     dae.check_images(clean_images, name="clean_images")
     if not len(clean_images):
         raise ValueError("clean_images must hold at least one image")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_seed("seed", seed)
+    positive_int("batch_size", batch_size)
     mix = corruptions if isinstance(corruptions, CorruptionMix) else CorruptionMix(corruptions)
     clean = clean_images.float().cpu()
     report = {}
@@ -94,17 +96,24 @@ def denoising_report(
         noisy = mix.apply(name, clean, generator=torch.Generator().manual_seed(seed))
         denoised = torch.cat([dae.denoise(batch.to(dae.device)).cpu() for batch in noisy.split(batch_size)])
         before, after = image_quality(noisy, clean), image_quality(denoised, clean)
-        report[name] = {f"{metric}_{which}": values[metric] for metric in ("psnr", "mse", "ssim")
-                        for which, values in (("noisy", before), ("denoised", after))}
+        report[name] = {
+            f"{metric}_{which}": values[metric]
+            for metric in ("psnr", "mse", "ssim")
+            for which, values in (("noisy", before), ("denoised", after))
+        }
     return report
 
 
 def report_table(report: Mapping[str, Mapping[str, Any]]) -> str:
     """A markdown table of a :func:`denoising_report`: PSNR before/after, its gain, SSIM before/after."""
-    lines = ["| corruption | PSNR noisy | PSNR denoised | gain | SSIM noisy | SSIM denoised |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| corruption | PSNR noisy | PSNR denoised | gain | SSIM noisy | SSIM denoised |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, row in report.items():
         gain = row["psnr_denoised"] - row["psnr_noisy"]
-        lines.append(f"| {name} | {row['psnr_noisy']:.2f} dB | {row['psnr_denoised']:.2f} dB | {gain:+.2f} dB | "
-                     f"{row['ssim_noisy']:.3f} | {row['ssim_denoised']:.3f} |")
+        lines.append(
+            f"| {name} | {row['psnr_noisy']:.2f} dB | {row['psnr_denoised']:.2f} dB | {gain:+.2f} dB | "
+            f"{row['ssim_noisy']:.3f} | {row['ssim_denoised']:.3f} |"
+        )
     return "\n".join(lines)

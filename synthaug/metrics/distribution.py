@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from synthaug.utils.seeding import seeded
+from synthaug.validation import check_int, positive_int
 
 KID_SUBSET_SIZE = 1000
 """torchmetrics' default (and the KID paper's) subset size; smaller sets use all their vectors."""
@@ -51,7 +52,9 @@ class KernelDistance(NamedTuple):
     subset_size: int
 
 
-def _check_features(real: torch.Tensor, fake: torch.Tensor, minimum: int, metric: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_features(
+    real: torch.Tensor, fake: torch.Tensor, minimum: int, metric: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     for name, features in (("real_features", real), ("fake_features", fake)):
         if not isinstance(features, torch.Tensor) or features.dim() != 2:
             shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
@@ -87,8 +90,12 @@ def kid_subset_size(num_real: int, num_fake: int, subset_size: int | None = None
 
 
 def kernel_distance_from_features(
-    real_features: torch.Tensor, fake_features: torch.Tensor, *, subset_size: int | None = None,
-    subsets: int = KID_SUBSETS, seed: int = 0,
+    real_features: torch.Tensor,
+    fake_features: torch.Tensor,
+    *,
+    subset_size: int | None = None,
+    subsets: int = KID_SUBSETS,
+    seed: int = 0,
 ) -> KernelDistance:
     """Kernel (Inception) distance between two sets of feature vectors ``[N, F]`` and ``[M, F]``.
 
@@ -109,10 +116,9 @@ def kernel_distance_from_features(
     from torchmetrics.image.kid import KernelInceptionDistance
 
     real, fake = _check_features(real_features, fake_features, 2, "KID")
-    if subset_size is not None and (isinstance(subset_size, bool) or not isinstance(subset_size, int) or subset_size < 2):
-        raise ValueError(f"subset_size must be an int >= 2, got {subset_size!r}")
-    if isinstance(subsets, bool) or not isinstance(subsets, int) or subsets < 1:
-        raise ValueError(f"subsets must be a positive int, got {subsets!r}")
+    if subset_size is not None:
+        check_int("subset_size", subset_size, low=2)
+    positive_int("subsets", subsets)
     size = kid_subset_size(len(real), len(fake), subset_size)
     if size == len(real) == len(fake):
         subsets = 1  # every subset would be both whole sets: the same value each time

@@ -60,8 +60,10 @@ class Evaluator:
     def describe(self) -> str:
         """One line naming the feature extractor, for every report that uses it."""
         s = self.settings
-        return (f"SmallCNN (2 conv blocks, {SmallCNN.num_features}-d penultimate features) trained "
-                f"{s['steps']} Adam steps (seed {s['seed']}) on the {self.num_train} real training images")
+        return (
+            f"SmallCNN (2 conv blocks, {SmallCNN.num_features}-d penultimate features) trained "
+            f"{s['steps']} Adam steps (seed {s['seed']}) on the {self.num_train} real training images"
+        )
 
 
 def evaluator_key(data: LabelledImages, settings: dict[str, Any]) -> str:
@@ -70,7 +72,7 @@ def evaluator_key(data: LabelledImages, settings: dict[str, Any]) -> str:
     for tensor, dtype in ((data.images, torch.float32), (data.labels, torch.int64)):
         array = np.ascontiguousarray(tensor.detach().cpu().to(dtype).numpy())
         digest.update(repr(array.shape).encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(array.data.cast("B"))
     return digest.hexdigest()
 
 
@@ -102,15 +104,26 @@ def _save(model: SmallCNN, path: Path, key: str, settings: dict[str, Any], num_t
     try:
         with atomic_file(path) as tmp:
             save_file(state, str(tmp), metadata={"format": "pt", "key": key})
-        write_text_atomic(path.with_suffix(".json"), json.dumps(
-            {"key": key, **settings, "num_train": num_train, "synthaug_version": __version__}, indent=1) + "\n")
+        write_text_atomic(
+            path.with_suffix(".json"),
+            json.dumps({"key": key, **settings, "num_train": num_train, "synthaug_version": __version__}, indent=1)
+            + "\n",
+        )
     except OSError as e:  # a read-only or full cache costs time, not the result
         logger.warning("could not cache the evaluator in %s (%s)", path.parent, e)
 
 
 def evaluator_classifier(
-    data: LabelledImages, num_classes: int, *, steps: int = 1000, seed: int = 0, batch_size: int = 64,
-    lr: float = 1e-3, cache_dir: str | Path | None = None, device: str = "cpu", progress: bool = True,
+    data: LabelledImages,
+    num_classes: int,
+    *,
+    steps: int = 1000,
+    seed: int = 0,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
 ) -> Evaluator:
     """The SmallCNN trained on ``data`` with these settings: from the cache if there, else trained and cached.
 
@@ -124,9 +137,16 @@ def evaluator_classifier(
     """
     if len(data) == 0:
         raise ValueError("the evaluator needs at least one training image")
-    settings = {"format": CACHE_FORMAT, "architecture": "SmallCNN", "num_classes": num_classes,
-                "image_shape": list(data.images.shape[1:]), "steps": steps, "seed": seed, "batch_size": batch_size,
-                "lr": lr}
+    settings = {
+        "format": CACHE_FORMAT,
+        "architecture": "SmallCNN",
+        "num_classes": num_classes,
+        "image_shape": list(data.images.shape[1:]),
+        "steps": steps,
+        "seed": seed,
+        "batch_size": batch_size,
+        "lr": lr,
+    }
     key = evaluator_key(data, settings)
     path = cache_root(cache_dir) / "evaluators" / f"{key}.safetensors"
     model = _load(path, key, settings)
@@ -134,7 +154,17 @@ def evaluator_classifier(
         logger.info("evaluator loaded from %s", path)
         return Evaluator(model.to(device), key, settings, path, from_cache=True, num_train=len(data))
     logger.info("training the evaluator (%d steps on %d images); it will be cached in %s", steps, len(data), path)
-    model = train_classifier(data.as_dataset(), num_classes, tuple(data.images.shape[1:]), steps=steps,
-                             batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress, desc="evaluator")
+    model = train_classifier(
+        data.as_dataset(),
+        num_classes,
+        tuple(data.images.shape[1:]),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc="evaluator",
+    )
     _save(model, path, key, settings, len(data))
     return Evaluator(model, key, settings, path, from_cache=False, num_train=len(data))

@@ -23,7 +23,10 @@ from torch import nn
 
 from synthaug.metrics.classifier import SmallCNN
 from synthaug.metrics.distribution import (
-    KID_SUBSETS, KernelDistance, frechet_distance_from_features, kernel_distance_from_features,
+    KID_SUBSETS,
+    KernelDistance,
+    frechet_distance_from_features,
+    kernel_distance_from_features,
 )
 
 
@@ -65,12 +68,20 @@ def frechet_distance(classifier: SmallCNN, real: torch.Tensor, fake: torch.Tenso
     """Fréchet distance between ``real`` and ``fake`` images in the classifier's feature space."""
     if len(real) < 2 or len(fake) < 2:
         raise ValueError(f"frechet_distance needs at least 2 images per set, got {len(real)} and {len(fake)}")
-    return frechet_distance_from_features(predict(classifier, real, batch_size)[1], predict(classifier, fake, batch_size)[1])
+    return frechet_distance_from_features(
+        predict(classifier, real, batch_size)[1], predict(classifier, fake, batch_size)[1]
+    )
 
 
 def kernel_distance(
-    classifier: SmallCNN, real: torch.Tensor, fake: torch.Tensor, *, subset_size: int | None = None,
-    subsets: int = KID_SUBSETS, seed: int = 0, batch_size: int = 512,
+    classifier: SmallCNN,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    subset_size: int | None = None,
+    subsets: int = KID_SUBSETS,
+    seed: int = 0,
+    batch_size: int = 512,
 ) -> KernelDistance:
     """KID between ``real`` and ``fake`` images in the classifier's feature space.
 
@@ -79,8 +90,13 @@ def kernel_distance(
     """
     if len(real) < 2 or len(fake) < 2:
         raise ValueError(f"kernel_distance needs at least 2 images per set, got {len(real)} and {len(fake)}")
-    return kernel_distance_from_features(predict(classifier, real, batch_size)[1], predict(classifier, fake, batch_size)[1],
-                                         subset_size=subset_size, subsets=subsets, seed=seed)
+    return kernel_distance_from_features(
+        predict(classifier, real, batch_size)[1],
+        predict(classifier, fake, batch_size)[1],
+        subset_size=subset_size,
+        subsets=subsets,
+        seed=seed,
+    )
 
 
 def intra_class_spread(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[float]:
@@ -93,7 +109,10 @@ def intra_class_spread(features: torch.Tensor, labels: torch.Tensor, num_classes
 
 
 def intra_class_diversity(
-    fake_features: torch.Tensor, fake_labels: torch.Tensor, real_features: torch.Tensor, real_labels: torch.Tensor,
+    fake_features: torch.Tensor,
+    fake_labels: torch.Tensor,
+    real_features: torch.Tensor,
+    real_labels: torch.Tensor,
     num_classes: int,
 ) -> list[float]:
     """Per class: spread of generated features divided by the spread of real ones."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from synthaug.validation import positive_int
+
 PRDC_KEYS = ("precision", "recall", "density", "coverage")
 
 
@@ -34,13 +36,19 @@ def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
 
 
 def _as_array(features: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
-    array = features.detach().cpu().double().numpy() if isinstance(features, torch.Tensor) else np.asarray(features, np.float64)
+    array = (
+        features.detach().cpu().double().numpy()
+        if isinstance(features, torch.Tensor)
+        else np.asarray(features, np.float64)
+    )
     if array.ndim != 2:
         raise ValueError(f"{name} must be [N, F], got shape {array.shape}")
     return array
 
 
-def prdc(real_features: torch.Tensor | np.ndarray, fake_features: torch.Tensor | np.ndarray, k: int = 5) -> dict[str, float]:
+def prdc(
+    real_features: torch.Tensor | np.ndarray, fake_features: torch.Tensor | np.ndarray, k: int = 5
+) -> dict[str, float]:
     """``{"precision", "recall", "density", "coverage"}`` of fake vectors ``[M, F]`` against real ``[N, F]``.
 
     Both sets need more than ``k`` vectors. Precision, recall and coverage lie in [0, 1];
@@ -58,8 +66,7 @@ def prdc(real_features: torch.Tensor | np.ndarray, fake_features: torch.Tensor |
     """
     from sklearn.metrics import pairwise_distances_chunked
 
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    positive_int("k", k)
     real, fake = _as_array(real_features, "real_features"), _as_array(fake_features, "fake_features")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and fake features must have the same width, got {real.shape[1]} and {fake.shape[1]}")

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from synthaug.validation import positive_int
+
 EXACT_COPY_RMS = 0.5 / 255
 """RMS distance at or below which a synthetic image counts as an exact copy: half an 8-bit grey level."""
 NEAR_COPY_PERCENTILE = 1.0
@@ -50,17 +52,27 @@ def nearest_rms_distances(queries: torch.Tensor, references: torch.Tensor) -> tu
 
     query, reference = _flat(queries, "queries"), _flat(references, "references")
     if query.shape[1] != reference.shape[1]:
-        raise ValueError(f"queries and references must have the same image shape, got {tuple(queries.shape[1:])} "
-                         f"and {tuple(references.shape[1:])}")
+        raise ValueError(
+            f"queries and references must have the same image shape, got {tuple(queries.shape[1:])} "
+            f"and {tuple(references.shape[1:])}"
+        )
     # Brute force: exact, and scikit-learn sums float32 input in float64, so a copy is at ~0.
     distances, index = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(reference).kneighbors(query)
     return distances[:, 0] / np.sqrt(query.shape[1]), index[:, 0]
 
 
 def memorisation_check(
-    synthetic: torch.Tensor, train: torch.Tensor, test: torch.Tensor, labels: torch.Tensor | None = None,
-    num_classes: int | None = None, *, percentile: float = NEAR_COPY_PERCENTILE, exact_threshold: float = EXACT_COPY_RMS,
-    max_reference: int = 2000, seed: int = 0, examples: int = 5,
+    synthetic: torch.Tensor,
+    train: torch.Tensor,
+    test: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    num_classes: int | None = None,
+    *,
+    percentile: float = NEAR_COPY_PERCENTILE,
+    exact_threshold: float = EXACT_COPY_RMS,
+    max_reference: int = 2000,
+    seed: int = 0,
+    examples: int = 5,
 ) -> dict[str, Any]:
     """Share of synthetic images that are near or exact copies of training images.
 
@@ -85,8 +97,7 @@ def memorisation_check(
     """
     if not 0 < percentile < 100:
         raise ValueError(f"percentile must be in (0, 100), got {percentile!r}")
-    if isinstance(max_reference, bool) or not isinstance(max_reference, int) or max_reference < 1:
-        raise ValueError(f"max_reference must be a positive int, got {max_reference!r}")
+    positive_int("max_reference", max_reference)
     if labels is not None and len(labels) != len(synthetic):
         raise ValueError(f"labels must hold one label per synthetic image, got {len(labels)} for {len(synthetic)}")
     if len(test) > max_reference:
@@ -117,6 +128,10 @@ def memorisation_check(
         labels_np = labels.cpu().numpy()
         classes = range(num_classes if num_classes is not None else int(labels_np.max()) + 1)
         result["per_class"] = [
-            {"near_copy_share": float(near[labels_np == c].mean()) if (labels_np == c).any() else float("nan"),
-             "exact_copies": int(exact[labels_np == c].sum())} for c in classes]
+            {
+                "near_copy_share": float(near[labels_np == c].mean()) if (labels_np == c).any() else float("nan"),
+                "exact_copies": int(exact[labels_np == c].sum()),
+            }
+            for c in classes
+        ]
     return result

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
+from synthaug.data.synthetic import SyntheticDataset
 from synthaug.utils.atomic import atomic_file, write_text_atomic
+from synthaug.viz import save_image_grid
 
 OVERALL_ROWS = (
     # key, label, format, how to read it
-    ("label_fidelity", "label fidelity", ".3f", "higher; the reference is the evaluator's accuracy on real test images"),
+    (
+        "label_fidelity",
+        "label fidelity",
+        ".3f",
+        "higher; the reference is the evaluator's accuracy on real test images",
+    ),
     ("frechet_distance", "Fréchet distance", ".3f", "lower; 0 = same mean and covariance"),
     ("kid", "KID", ".4g", "lower; ~0 for one distribution, can be negative: compare with the reference"),
     ("precision", "precision", ".3f", "higher: share of samples inside the real manifold (fidelity)"),
@@ -38,10 +46,17 @@ OVERALL_ROWS = (
     ("exact_copies", "exact copies of training images", "d", "0"),
 )
 PER_CLASS_COLUMNS = (
-    ("label_fidelity", "label fidelity", ".3f"), ("frechet_distance", "FD", ".2f"), ("kid", "KID", ".4g"),
-    ("precision", "precision", ".2f"), ("recall", "recall", ".2f"), ("density", "density", ".2f"),
-    ("coverage", "coverage", ".2f"), ("cas", "CAS", ".3f"), ("real_accuracy", "real-trained acc.", ".3f"),
-    ("near_copy_share", "near copies", ".1%"), ("exact_copies", "exact copies", "d"),
+    ("label_fidelity", "label fidelity", ".3f"),
+    ("frechet_distance", "FD", ".2f"),
+    ("kid", "KID", ".4g"),
+    ("precision", "precision", ".2f"),
+    ("recall", "recall", ".2f"),
+    ("density", "density", ".2f"),
+    ("coverage", "coverage", ".2f"),
+    ("cas", "CAS", ".3f"),
+    ("real_accuracy", "real-trained acc.", ".3f"),
+    ("near_copy_share", "near copies", ".1%"),
+    ("exact_copies", "exact copies", "d"),
 )
 GRID_PER_CLASS = 64
 
@@ -114,7 +129,9 @@ def markdown_report(report: Mapping[str, Any], title: str | None = None, grids: 
         "|---|" + "---:|" * len(PER_CLASS_COLUMNS),
     ]
     for row in report["per_class"]:
-        lines.append(f"| {row['class']} | " + " | ".join(_fmt(row[key], spec) for key, _, spec in PER_CLASS_COLUMNS) + " |")
+        lines.append(
+            f"| {row['class']} | " + " | ".join(_fmt(row[key], spec) for key, _, spec in PER_CLASS_COLUMNS) + " |"
+        )
     lines += [
         "",
         "Per class, the samples of a class are compared with the real test images of that class. With fewer "
@@ -156,8 +173,10 @@ def save_fidelity_chart(report: Mapping[str, Any], path: str | Path) -> Path:
     positions = list(range(len(rows)))
     figure = Figure(figsize=(max(4.0, 0.55 * len(rows) + 1.5), 3.0))
     axes = figure.add_subplot()
-    for offset, key, label in ((-0.2, "label_fidelity", "samples: label fidelity"),
-                               (0.2, "real_accuracy", "real test: evaluator accuracy")):
+    for offset, key, label in (
+        (-0.2, "label_fidelity", "samples: label fidelity"),
+        (0.2, "real_accuracy", "real test: evaluator accuracy"),
+    ):
         values = [row[key] if row[key] is not None else float("nan") for row in rows]
         axes.bar([p + offset for p in positions], values, width=0.4, label=label)
     axes.set_xticks(positions)
@@ -173,25 +192,30 @@ def save_fidelity_chart(report: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
-def save_class_grids(report: Mapping[str, Any], generator: Any, out_dir: str | Path,
-                     per_class: int = GRID_PER_CLASS) -> list[Path]:
+def save_class_grids(
+    report: Mapping[str, Any], generator: Any, out_dir: str | Path, per_class: int = GRID_PER_CLASS
+) -> list[Path]:
     """One PNG per class: the first ``per_class`` evaluated samples of that class, 8 to a row."""
-    from synthaug.data.synthetic import SyntheticDataset
-    from synthaug.viz import save_image_grid
-
     settings = report["settings"]
     dataset = SyntheticDataset(generator, settings["num_samples"], seed=settings["seed"], image_type="tensor")
     n, shown = settings["num_per_class"], min(per_class, settings["num_per_class"])
     paths = []
     for c, row in enumerate(report["per_class"]):
         images = torch.stack([dataset[c * n + j][0] for j in range(shown)])
-        paths.append(save_image_grid(images, min(8, shown), Path(out_dir) / _figure_name(c),
-                                     title=f"class {row['class']}: {shown} samples (seed {settings['seed']})"))
+        paths.append(
+            save_image_grid(
+                images,
+                min(8, shown),
+                Path(out_dir) / _figure_name(c),
+                title=f"class {row['class']}: {shown} samples (seed {settings['seed']})",
+            )
+        )
     return paths
 
 
-def write_report(report: Mapping[str, Any], out_dir: str | Path, generator: Any = None,
-                 title: str | None = None) -> dict[str, Path]:
+def write_report(
+    report: Mapping[str, Any], out_dir: str | Path, generator: Any = None, title: str | None = None
+) -> dict[str, Path]:
     """Write report.md, report.json and the figures into ``out_dir`` (created); return ``{name: path}``.
 
     Without ``generator`` the per-class sample grids are left out (and not linked).

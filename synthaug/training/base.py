@@ -1,9 +1,10 @@
-"""The shared training engine: batching, seeding, logging, sample grids, loss curves, bundle.
+"""The shared training engine: batching, seeding, logging, sample grids, loss curves, checkpoints, bundle.
 
 A family-specific trainer subclasses :class:`Trainer` and fills in two hooks:
 ``configure_optimizers`` and ``training_step`` (and may override ``prepare`` and
 ``save_progress_images``). The engine owns everything else, so every family logs, plots
-and saves the same way.
+and saves the same way. Its settings are a :class:`TrainingConfig` (of the family's
+subclass, ``config_class``), saved with the run as ``training_config.json``.
 """
 
 from __future__ import annotations
@@ -15,21 +16,32 @@ import os
 import pickle
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from tqdm.auto import tqdm
 
 from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
-from synthaug.generators.base import ConditionalGenerator, ConfigurableModule
+from synthaug.generators.base import ConditionalGenerator, ConfigurableModule, GeneratorProtocol
+from synthaug.training.config import (
+    AUTO_CHECKPOINT_MAX_SECONDS,
+    AUTO_CHECKPOINT_SHARE,
+    COMPILE_MODES,
+    TRAINING_CONFIG_NAME,
+    RunConfig,
+    TrainingConfig,
+    checkpoint_interval,
+)
 from synthaug.training.distributed import DistributedRun
 from synthaug.utils.atomic import atomic_file, write_text_atomic
-from synthaug.utils.devices import check_device
 from synthaug.utils.seeding import stream_seed
+from synthaug.validation import is_int, is_number
 from synthaug.viz import save_generator_grid, save_loss_curves
+
+__all__ = ["COMPILE_MODES", "Trainer", "TrainingConfig", "TrainingDiverged", "TrainResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,78 +56,65 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the run directory keeps the last good checkpoint."""
+class _Unset:
+    """The default of a trainer's keyword arguments: "take the value from the config"."""
+
+    def __repr__(self) -> str:
+        return "<from config>"
 
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
-"""``torch.compile`` modes the ``compile`` option accepts."""
+UNSET: Any = _Unset()
 
 
 @dataclass
-class TrainingConfig:
-    """Knobs shared by every trainer. ``lr=None`` picks the family's default."""
+class _Position:
+    """Where a run stands: ``epoch`` epochs finished plus ``epoch_step`` steps into the next.
 
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float | None = None
-    seed: int = 0
-    device: str = "cpu"
-    log_every: int = 20
-    sample_every: int = 1
-    samples_per_class: int = 8
-    progress: bool = True
-    class_balanced: bool = False
-    # Speed on CUDA. "auto": bf16 autocast on CUDA, none on CPU (measure: for nets this
-    # small bf16 is not always faster); channels_last None: on for CUDA, off for CPU.
-    amp: str = "auto"
-    channels_last: bool | None = None
-    compile: bool | str = False  # True, or a torch.compile mode: "default", "reduce-overhead", "max-autotune"
-    # Where batches are cut from: None (auto) copies the training set to the device as one
-    # tensor when it takes at most half the free GPU memory (batches are then index
-    # lookups on the device), else keeps it in pinned host memory and copies each batch
-    # asynchronously. True / False force either.
-    preload: bool | None = None
+    A checkpoint in the middle of an epoch also keeps what continuing it exactly needs: the
+    RNG state the epoch's batch order was drawn from (``epoch_rng``; ``None`` under
+    torchrun, where the order comes from the seed) and the loss sums of the steps not yet
+    logged.
+    """
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every", "samples_per_class"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(self.class_balanced, bool):
-            raise TypeError(f"class_balanced must be a bool, got {self.class_balanced!r}")
-        if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, int) or self.sample_every < 0:
-            raise ValueError(f"sample_every must be an int >= 0 (0: only at the end), got {self.sample_every!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
-        if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1):
-            raise ValueError(f"lr must be a float in (0, 1), got {self.lr!r}")
-        if self.device == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        check_device("device", self.device)
-        if self.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
-        if self.channels_last is not None and not isinstance(self.channels_last, bool):
-            raise TypeError(f"channels_last must be a bool or None (auto), got {self.channels_last!r}")
-        if self.preload is not None and not isinstance(self.preload, bool):
-            raise TypeError(f"preload must be a bool or None (auto), got {type(self.preload).__name__} {self.preload!r}")
-        if not isinstance(self.compile, (bool, str)):
-            raise TypeError(f"compile must be a bool or a torch.compile mode, got {type(self.compile).__name__} {self.compile!r}")
-        if isinstance(self.compile, str) and self.compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be True, False or one of {', '.join(map(repr, COMPILE_MODES))}, got {self.compile!r}")
+    epoch: int = 0
+    epoch_step: int = 0
+    epoch_rng: torch.Tensor | None = None
+    log_sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    log_count: int = 0
+    seconds: float | None = None
 
-    @property
-    def on_cuda(self) -> bool:
-        return torch.device(self.device).type == "cuda"
 
-    @property
-    def use_bf16(self) -> bool:
-        """Whether training steps run under bf16 autocast."""
-        return self.amp == "bf16" or (self.amp == "auto" and self.on_cuda)
+class _CheckpointClock:
+    """Decides after each step whether a checkpoint is due (see ``TrainingConfig.checkpoint_every``)."""
 
-    @property
-    def use_channels_last(self) -> bool:
-        return self.on_cuda if self.channels_last is None else self.channels_last
+    def __init__(self, every: int | str, step: int, now: float, epoch_ends_only: bool) -> None:
+        self.kind, self.amount = checkpoint_interval(every)
+        self.last_step, self.last_time = step, now
+        self.cost: float | None = None  # seconds the last checkpoint took to write
+        self.epoch_ends_only = epoch_ends_only
+
+    def due(self, step: int, epoch_end: bool, now: float) -> bool:
+        if self.epoch_ends_only and not epoch_end:
+            return False
+        waited = now - self.last_time
+        if self.kind == "epoch":
+            return epoch_end
+        if self.kind == "steps":
+            return step // self.amount > self.last_step // self.amount
+        if self.kind == "seconds":
+            return waited >= self.amount
+        # auto: the first epoch end, then once checkpoints would take at most their share
+        # of the time; at least every AUTO_CHECKPOINT_MAX_SECONDS whatever the epoch length.
+        if waited >= AUTO_CHECKPOINT_MAX_SECONDS:
+            return True
+        return epoch_end and (self.cost is None or waited * AUTO_CHECKPOINT_SHARE >= self.cost)
+
+    def written(self, step: int, began: float, now: float) -> None:
+        self.last_step, self.last_time, self.cost = step, now, now - began
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the run directory keeps the last good checkpoint."""
 
 
 @dataclass
@@ -133,26 +132,45 @@ class TrainResult:
 
 
 class Trainer:
-    """Base trainer. Subclasses set ``model_class``/``default_lr`` and implement the hooks.
+    """Base trainer. Subclasses set ``model_class``/``config_class``/``default_lr`` and implement the hooks.
 
     Args:
         model: the model to train (trained in place): a generator, or another bundled
             model such as :class:`~synthaug.DenoisingAutoencoder`.
         out_dir: run directory; receives the bundle (``config.json`` + ``model.safetensors``),
-            ``metrics.jsonl``, ``samples/epoch_NNN.png`` and ``loss_curves.png``.
-        config: a :class:`TrainingConfig`; keyword overrides are applied on top.
+            ``training_config.json``, ``metrics.jsonl``, ``samples/epoch_NNN.png``,
+            ``loss_curves.png`` and ``checkpoint.pt``.
+        config: a config of the trainer's family (``config_class``) or the shared
+            :class:`TrainingConfig` (the family's options then take their defaults).
+        **overrides: fields of ``config_class`` applied on top of ``config``; an unknown
+            name is a ``TypeError``. ``epochs`` here replaces the config's ``steps`` and
+            ``steps`` its ``epochs``.
+
+    Attributes:
+        data_source: how the data was loaded, recorded in ``training_config.json`` so the
+            run can be re-created (the command line sets it: ``source``, ``data_root``,
+            ``image_size``, ``channels``); ``None`` from Python.
     """
 
     model_class: ClassVar[type[ConfigurableModule]] = ConditionalGenerator
+    config_class: ClassVar[type[TrainingConfig]] = TrainingConfig
     default_lr: ClassVar[float] = 1e-3
+    kind: ClassVar[str] = "models"
+    """What the trainer trains, in the plural (``"GANs"``), for messages."""
     # Whether training_step reads the labels; when not (the denoiser), check_data does not
     # hold them against a num_classes the model does not have.
     uses_labels: ClassVar[bool] = True
+    # Whether the trainer takes ``preview_images`` (held-out images for its progress pictures).
+    uses_preview_images: ClassVar[bool] = False
 
-    def __init__(self, model: ConfigurableModule, out_dir: str | Path, config: TrainingConfig | None = None, **overrides: Any):
+    def __init__(
+        self, model: ConfigurableModule, out_dir: str | Path, config: TrainingConfig | None = None, **overrides: Any
+    ):
         if not isinstance(model, self.model_class):
             raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
-        self.config = TrainingConfig(**{**asdict(config or TrainingConfig()), **overrides})
+        self.config = self.config_class.from_options(config, **{k: v for k, v in overrides.items() if v is not UNSET})
+        self.config.to_dict()  # refuses now a value that training_config.json could not record
+        self.data_source: dict[str, Any] | None = None
         # Under torchrun: this process's rank; "cuda" means this process's GPU.
         self.dist = DistributedRun.from_env()
         self.device = torch.device(self.dist.device(self.config.device))
@@ -166,6 +184,7 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.optimizers = self.configure_optimizers()
         self.global_step = 0  # optimiser steps completed; hooks may read it
+        self._resumed = _Position()  # where load_checkpoint left the run
         # The networks training_step runs forward: themselves, or their DDP wrappers under
         # torchrun (wrapped in fit, once the process group exists).
         self._trained = self.trained_modules()
@@ -210,8 +229,13 @@ class Trainer:
         The default draws a labelled sample grid (rows = classes) from a fixed seed, so
         grids of successive epochs are comparable.
         """
-        save_generator_grid(self.model, self.out_dir / "samples" / name, per_class=self.config.samples_per_class,
-                            seed=self.config.seed, title=f"{self.model.model_type} {name[:-4]}")
+        save_generator_grid(
+            cast(GeneratorProtocol, self.model),  # the default is for generators; anything else is refused there
+            self.out_dir / "samples" / name,
+            per_class=self.config.samples_per_class,
+            seed=self.config.seed,
+            title=f"{self.model.model_type} {name[:-4]}",
+        )
 
     # -- engine ------------------------------------------------------------------------
     def check_data(self, data: LabelledImages) -> None:
@@ -233,8 +257,12 @@ class Trainer:
         if not self.uses_labels:
             return
         labels = data.labels
-        if labels.dtype != torch.int64 or int(labels.min()) < 0 or int(labels.max()) >= self.model.num_classes:
-            raise ValueError(f"data labels must be int64 in [0, {self.model.num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]")
+        # A trainer that reads labels trains a class-conditional model.
+        num_classes = cast(GeneratorProtocol, self.model).num_classes
+        if labels.dtype != torch.int64 or int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+            raise ValueError(
+                f"data labels must be int64 in [0, {num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]"
+            )
 
     def _batch_size(self, num_items: int) -> int:
         """This process's batch size: the global batch split across processes, at most its share of the data."""
@@ -244,6 +272,13 @@ class Trainer:
         # Drop the ragged tail: BatchNorm misbehaves on tiny batches; the next epoch's
         # permutation covers those items.
         return (num_items // self.dist.world_size) // self._batch_size(num_items)
+
+    def total_steps(self, num_items: int) -> int:
+        """The optimiser steps a run on ``num_items`` training images takes: ``steps``, or ``epochs`` full epochs."""
+        if self.config.steps is not None:
+            return self.config.steps
+        assert self.config.epochs is not None  # TrainingConfig sets one of epochs and steps
+        return self._steps_per_epoch(num_items) * self.config.epochs
 
     def _batches(self, labels: torch.Tensor, epoch: int = 1) -> list[torch.Tensor]:
         """One epoch of index batches for this process.
@@ -261,8 +296,11 @@ class Trainer:
         if self.config.class_balanced:
             counts = torch.bincount(labels)
             weights = (1.0 / counts.float())[labels]
-            shared = torch.Generator(device=weights.device).manual_seed(stream_seed(self.config.seed, epoch)) \
-                if self.dist.enabled else self.rng
+            shared = (
+                torch.Generator(device=weights.device).manual_seed(stream_seed(self.config.seed, epoch))
+                if self.dist.enabled
+                else self.rng
+            )
             order = torch.multinomial(weights, steps * size * world, replacement=True, generator=shared)
             order = order[self.dist.rank :: world]
         elif self.dist.enabled:
@@ -283,8 +321,11 @@ class Trainer:
         if preload:
             images = images.to(self.device)
             return images.contiguous(memory_format=torch.channels_last) if self.config.use_channels_last else images
-        logger.info("training images (%.0f MB) stay in host memory; each batch is copied to %s",
-                    images.nbytes / 2**20, self.device)
+        logger.info(
+            "training images (%.0f MB) stay in host memory; each batch is copied to %s",
+            images.nbytes / 2**20,
+            self.device,
+        )
         return images.pin_memory() if self.device.type == "cuda" else images
 
     def _batch(self, images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -298,13 +339,25 @@ class Trainer:
             batch = batch.to(self.device)
         return batch.contiguous(memory_format=torch.channels_last) if self.config.use_channels_last else batch
 
+    # -- the run's config file -----------------------------------------------------------
+    def run_config(self) -> RunConfig:
+        """What ``training_config.json`` records: model family and config, data source, training config."""
+        return RunConfig(
+            self.model.model_type, self.config, dict(self.model.config), self.data_source, type(self).__name__
+        )
+
+    @property
+    def training_config_path(self) -> Path:
+        return self.out_dir / TRAINING_CONFIG_NAME
+
     # -- checkpoints -------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
         return self.out_dir / CHECKPOINT_NAME
 
-    def save_checkpoint(self, epoch: int, history: list[dict[str, float]]) -> None:
-        """Write everything needed to continue after ``epoch``, atomically."""
+    def save_checkpoint(self, epoch: int, history: list[dict[str, float]], position: _Position | None = None) -> None:
+        """Write everything needed to continue after ``epoch`` finished epochs (and ``position``'s steps into the next), atomically."""
+        position = position or _Position(epoch)
         state = {
             "format_version": CHECKPOINT_FORMAT_VERSION,
             "synthaug_version": __version__,
@@ -316,11 +369,21 @@ class Trainer:
             "rng": self.rng.get_state(),
             "history": history,
         }
+        if position.seconds is not None:
+            state["seconds"] = position.seconds
+        if position.epoch_step:
+            state.update(epoch_step=position.epoch_step, log_sums=dict(position.log_sums), log_count=position.log_count)
+            if position.epoch_rng is not None:
+                state["epoch_rng"] = position.epoch_rng
         with atomic_file(self.checkpoint_path) as tmp:
             torch.save(state, tmp)
 
     def load_checkpoint(self) -> tuple[int, list[dict[str, float]]]:
-        """Restore model, optimisers, step and RNG; returns (last finished epoch, history)."""
+        """Restore model, optimisers, step and RNG; returns (last finished epoch, history).
+
+        A checkpoint written in the middle of an epoch also restores how far into the next
+        epoch the run got, which ``fit(resume=True)`` continues from.
+        """
         path = self.checkpoint_path
         try:
             # weights_only: a checkpoint is data; never let it run code on load.
@@ -330,8 +393,10 @@ class Trainer:
             named = re.search(r"GLOBAL ([\w.]+)", str(e))
             operand = re.search(r"Unsupported operand \d+", str(e))
             what = f" (it names {named.group(1)})" if named else f" ({operand.group(0)})" if operand else ""
-            raise ValueError(f"{path}: cannot read checkpoint: it holds pickled objects, which could run code and are "
-                             f"never loaded{what}") from e
+            raise ValueError(
+                f"{path}: cannot read checkpoint: it holds pickled objects, which could run code and are "
+                f"never loaded{what}"
+            ) from e
         except Exception as e:
             detail = "the file is empty" if path.is_file() and path.stat().st_size == 0 else _one_line(str(e))
             raise ValueError(f"{path}: cannot read checkpoint ({type(e).__name__}: {detail})") from e
@@ -344,20 +409,30 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
-            self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+            # A generator's state is a CPU byte tensor, also for a CUDA generator.
+            self.rng.set_state(state["rng"].cpu())
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
             detail = f"no entry {e}" if isinstance(e, KeyError) else _one_line(str(e))
             raise ValueError(f"{path}: checkpoint does not fit this model/optimiser configuration ({detail})") from e
         self.global_step = state["step"]
+        epoch_rng = state.get("epoch_rng")
+        self._resumed = _Position(
+            state["epoch"],
+            state.get("epoch_step", 0),
+            None if epoch_rng is None else epoch_rng.cpu(),
+            {k: v.to(self.device) for k, v in state.get("log_sums", {}).items()},
+            state.get("log_count", 0),
+            state.get("seconds"),
+        )
         return state["epoch"], list(state["history"])
 
     def _check_checkpoint(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint whose fields have the wrong types, before anything is restored."""
         path = self.checkpoint_path
 
-        def count(key: str) -> int:
-            value = state.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        def count(key: str, default: int | None = None) -> int:
+            value: Any = state.get(key, default)
+            if not is_int(value) or value < 0:
                 raise ValueError(f"{path}: checkpoint key {key!r} must be an int >= 0, got {value!r}")
             return value
 
@@ -365,33 +440,76 @@ class Trainer:
         if version > CHECKPOINT_FORMAT_VERSION:
             writer = state.get("synthaug_version")
             needed = f"synthaug>={writer}" if isinstance(writer, str) else "a newer synthaug"
-            raise ValueError(f"{path}: checkpoint format_version {version} needs {needed}; this synthaug {__version__} "
-                             f"reads up to {CHECKPOINT_FORMAT_VERSION}: upgrade synthaug, or train without --resume")
+            raise ValueError(
+                f"{path}: checkpoint format_version {version} needs {needed}; this synthaug {__version__} "
+                f"reads up to {CHECKPOINT_FORMAT_VERSION}: upgrade synthaug, or train without --resume"
+            )
         epoch, step = count("epoch"), count("step")
+        epoch_step = count("epoch_step", 0)
+        count("log_count", 0)
         for key in ("model", "optimizers"):
             if not isinstance(state.get(key), dict):
                 raise ValueError(f"{path}: checkpoint key {key!r} must be a dict, got {type(state.get(key)).__name__}")
-        rng = state.get("rng")
-        if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8:
-            raise ValueError(f"{path}: checkpoint key 'rng' must be a uint8 tensor (a generator state)")
+        for key in ("rng", "epoch_rng"):
+            rng = state.get(key)
+            if (key == "rng" or rng is not None) and (not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8):
+                raise ValueError(f"{path}: checkpoint key {key!r} must be a uint8 tensor (a generator state)")
+        sums = state.get("log_sums", {})
+        if not isinstance(sums, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sums.items()
+        ):
+            raise ValueError(f"{path}: checkpoint key 'log_sums' must be a dict of tensors")
+        seconds = state.get("seconds", 0.0)
+        if not is_number(seconds) or not 0 <= seconds < math.inf:
+            raise ValueError(f"{path}: checkpoint key 'seconds' must be a number >= 0, got {seconds!r}")
         history = state.get("history")
         if not isinstance(history, list) or not all(
             isinstance(r, dict) and all(isinstance(r.get(k), (int, float)) for k in ("step", "epoch", "seconds"))
             for r in history
         ):
-            raise ValueError(f"{path}: checkpoint key 'history' must be a list of metric records (step, epoch, seconds)")
+            raise ValueError(
+                f"{path}: checkpoint key 'history' must be a list of metric records (step, epoch, seconds)"
+            )
         steps = [r["step"] for r in history]
-        if steps != sorted(set(steps)) or (steps and (steps[-1] > step or history[-1]["epoch"] > epoch)):
+        last_epoch = epoch + (1 if epoch_step else 0)  # records of the epoch in progress, if any
+        if steps != sorted(set(steps)) or (steps and (steps[-1] > step or history[-1]["epoch"] > last_epoch)):
             raise ValueError(f"{path}: checkpoint history is not increasing or goes past its step {step}")
+
+    def _check_resume_position(self, position: _Position, steps_per_epoch: int, total: int) -> None:
+        """Refuse to continue a checkpoint written mid-epoch where the rest of its epoch cannot be reproduced."""
+        if not position.epoch_step or self.global_step >= total:
+            return  # an epoch boundary, or nothing left to train
+        path = self.checkpoint_path
+        if (
+            position.epoch * steps_per_epoch + position.epoch_step != self.global_step
+            or position.epoch_step >= steps_per_epoch
+        ):
+            raise ValueError(
+                f"{path}: checkpoint is {position.epoch_step} steps into epoch {position.epoch + 1} (step "
+                f"{self.global_step}), which does not fit {steps_per_epoch} steps per epoch: resume with the data and "
+                "batch size the run started with"
+            )
+        if position.epoch_rng is None or self.dist.enabled:
+            raise ValueError(
+                f"{path}: checkpoint is {position.epoch_step} steps into epoch {position.epoch + 1}; "
+                + (
+                    "a run under torchrun resumes from the end of an epoch only"
+                    if self.dist.enabled
+                    else "it was written under torchrun, which keeps no single-process batch order: resume it under "
+                    "torchrun with the same number of processes"
+                )
+            )
 
     # -- the loop ----------------------------------------------------------------------
     def fit(self, data: LabelledImages, resume: bool = False) -> TrainResult:
-        """Train for ``config.epochs`` epochs on ``data`` and write the run directory.
+        """Train for ``config.epochs`` epochs (or ``config.steps`` steps) on ``data`` and write the run directory.
 
-        A checkpoint (model, optimisers, step, RNG state, metric history) is written
-        atomically after every epoch. ``resume=True`` continues from it, so a seeded run
-        that was interrupted ends in the same state as one that was not. A non-finite
-        loss stops training with :class:`TrainingDiverged`, leaving the last good checkpoint.
+        ``training_config.json`` is written before the first step. A checkpoint (model,
+        optimisers, step, RNG state, metric history and, in the middle of an epoch, the
+        position in it) is written atomically on the ``checkpoint_every`` interval and
+        after the last step. ``resume=True`` continues from it, so a seeded run that was
+        interrupted ends in the same state as one that was not. A non-finite loss stops
+        training with :class:`TrainingDiverged`, leaving the last good checkpoint.
 
         Under ``torchrun`` every process calls ``fit`` on the same data; see
         :mod:`synthaug.training.distributed`. Rank 0 writes every file.
@@ -417,16 +535,26 @@ class Trainer:
         images, labels = self._training_images(data.images), data.labels.to(self.device)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.use_bf16)
         steps_per_epoch = self._steps_per_epoch(len(data))
-        total = steps_per_epoch * self.config.epochs
-        first_epoch, history = 1, []
+        total = self.total_steps(len(data))
+        last_epoch = -(-total // steps_per_epoch)
+        position = _Position()
+        history: list[dict[str, float]] = []
         if resume and self.checkpoint_path.exists() and not self.checkpoint_path.is_file():
             # Starting afresh here would overwrite the run the user asked to continue.
-            raise ValueError(f"{self.checkpoint_path}: not a regular file (a directory?), cannot resume from it; "
-                             "move it away or train without --resume")
+            raise ValueError(
+                f"{self.checkpoint_path}: not a regular file (a directory?), cannot resume from it; "
+                "move it away or train without --resume"
+            )
         if resume and self.checkpoint_path.is_file():
-            done, history = self.load_checkpoint()
-            first_epoch = done + 1
-            logger.info("resuming %s after epoch %d (step %d)", self.model.model_type, done, self.global_step)
+            _, history = self.load_checkpoint()
+            position = self._resumed
+            self._check_resume_position(position, steps_per_epoch, total)
+            where = (
+                f"{position.epoch_step} steps into epoch {position.epoch + 1}"
+                if position.epoch_step
+                else f"after epoch {position.epoch}"
+            )
+            logger.info("resuming %s %s (step %d)", self.model.model_type, where, self.global_step)
         elif resume:
             logger.warning("no checkpoint at %s: starting from scratch", self.checkpoint_path)
         else:
@@ -435,23 +563,50 @@ class Trainer:
             # The log is rewritten from the checkpoint's history, so steps logged after it
             # (by the interrupted run) are not duplicated.
             write_text_atomic(self.out_dir / METRICS_NAME, "".join(json.dumps(r) + "\n" for r in history))
-        offset = history[-1]["seconds"] if history else 0.0
+            write_text_atomic(self.training_config_path, self.run_config().to_json())
+        offset = position.seconds if position.seconds is not None else history[-1]["seconds"] if history else 0.0
         start = time.perf_counter()
+        # Only rank 0 writes checkpoints, on its own clock; under torchrun only at epoch ends,
+        # where every process's state follows from the seed.
+        clock = _CheckpointClock(
+            self.config.checkpoint_every, self.global_step, start, epoch_ends_only=self.dist.enabled
+        )
         self.model.train()
         log_path = self.out_dir / METRICS_NAME if main else os.devnull
-        with open(log_path, "a", encoding="utf-8") as log, tqdm(
-            total=total, initial=self.global_step, desc=f"train {self.model.model_type}", unit="step",
-            disable=not (self.config.progress and main), leave=False,
-        ) as bar:
-            for epoch in range(first_epoch, self.config.epochs + 1):
-                sums: dict[str, torch.Tensor] = {}
-                count = 0
+        with (
+            open(log_path, "a", encoding="utf-8") as log,
+            tqdm(
+                total=total,
+                initial=self.global_step,
+                desc=f"train {self.model.model_type}",
+                unit="step",
+                disable=not (self.config.progress and main),
+                leave=False,
+            ) as bar,
+        ):
+            for epoch in range(position.epoch + 1, last_epoch + 1):
                 if self.dist.enabled:
                     # Each process its own noise, fixed by (seed, rank, epoch): a resumed
                     # run continues the same draws without storing every rank's RNG state.
                     self.rng.manual_seed(stream_seed(self.config.seed, self.dist.rank, epoch))
-                batches = self._batches(labels, epoch)
-                for position, index in enumerate(batches, 1):
+                first = 0
+                sums: dict[str, torch.Tensor] = {}
+                count = 0
+                if epoch == position.epoch + 1 and position.epoch_step:
+                    # Continuing mid-epoch: the same order again, from the state it was drawn from.
+                    now_rng = self.rng.get_state()
+                    if position.epoch_rng is not None:
+                        self.rng.set_state(position.epoch_rng)
+                    epoch_rng = position.epoch_rng
+                    batches = self._batches(labels, epoch)
+                    self.rng.set_state(now_rng)
+                    first, sums, count = position.epoch_step, dict(position.log_sums), position.log_count
+                else:
+                    epoch_rng = None if self.dist.enabled else self.rng.get_state()
+                    batches = self._batches(labels, epoch)
+                end = min(len(batches), total - (epoch - 1) * steps_per_epoch)  # the run may end mid-epoch
+                for step_in_epoch in range(first + 1, end + 1):
+                    index = batches[step_in_epoch - 1]
                     with autocast:
                         losses = self.training_step(self._batch(images, index), labels[index])
                     for key, value in losses.items():
@@ -459,10 +614,13 @@ class Trainer:
                     count += 1
                     self.global_step += 1
                     bar.update(1)
-                    if self.global_step % self.config.log_every == 0 or position == len(batches):
+                    if self.global_step % self.config.log_every == 0 or step_in_epoch == end:
                         # .item() only here: one host sync per log interval, not per step.
-                        record = {"step": self.global_step, "epoch": epoch,
-                                  "seconds": round(offset + time.perf_counter() - start, 3)}
+                        record = {
+                            "step": self.global_step,
+                            "epoch": epoch,
+                            "seconds": round(offset + time.perf_counter() - start, 3),
+                        }
                         # Under torchrun: the mean over processes, i.e. over the global batch.
                         record.update({k: round(float(v) / count, 5) for k, v in self.dist.mean(sums).items()})
                         self._check_finite(record)
@@ -471,30 +629,51 @@ class Trainer:
                         log.flush()
                         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.startswith("loss")})
                         sums, count = {}, 0
-                # The grid before the checkpoint: a run killed in between repeats the epoch and
-                # writes its grid again, so no epoch's grid goes missing.
-                if main and self.config.sample_every and epoch % self.config.sample_every == 0:
-                    self.save_progress_images(f"epoch_{epoch:03d}.png")
-                if main:
-                    self.save_checkpoint(epoch, history)
+                    if not main:
+                        continue
+                    epoch_end = step_in_epoch == len(batches)
+                    # The grid before the checkpoint: a run killed in between repeats the epoch's
+                    # last steps and writes its grid again, so no epoch's grid goes missing.
+                    if step_in_epoch == end and self.config.sample_every and epoch % self.config.sample_every == 0:
+                        self.save_progress_images(f"epoch_{epoch:03d}.png")
+                    now = time.perf_counter()
+                    if self.global_step == total or clock.due(self.global_step, epoch_end, now):
+                        done = (
+                            _Position(epoch, seconds=round(offset + now - start, 3))
+                            if epoch_end
+                            else _Position(
+                                epoch - 1, step_in_epoch, epoch_rng, sums, count, round(offset + now - start, 3)
+                            )
+                        )
+                        self.save_checkpoint(done.epoch, history, done)
+                        clock.written(self.global_step, now, time.perf_counter())
         seconds = offset + time.perf_counter() - start
         self.model.eval()
         if main:
             if not self.config.sample_every:
-                self.save_progress_images(f"epoch_{self.config.epochs:03d}.png")
+                self.save_progress_images(f"epoch_{last_epoch:03d}.png")
             save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
         self.finalize(data)  # every process: their models stay identical
         if not main:
             return TrainResult(self.out_dir, self.global_step, seconds, history)
         self.model.save_pretrained(self.out_dir)
-        logger.info("trained %s for %d steps in %.1fs; bundle at %s", self.model.model_type, self.global_step, seconds, self.out_dir)
+        logger.info(
+            "trained %s for %d steps in %.1fs; bundle at %s",
+            self.model.model_type,
+            self.global_step,
+            seconds,
+            self.out_dir,
+        )
         return TrainResult(self.out_dir, self.global_step, seconds, history)
 
     def _check_finite(self, record: dict[str, float]) -> None:
         bad = {k: v for k, v in record.items() if k.startswith("loss") and not math.isfinite(v)}
         if bad:
-            last = f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.is_file() else \
-                "no checkpoint was written yet"
+            last = (
+                f"the last good checkpoint is {self.checkpoint_path}"
+                if self.checkpoint_path.is_file()
+                else "no checkpoint was written yet"
+            )
             raise TrainingDiverged(
                 f"training diverged at step {record['step']} (epoch {record['epoch']}): {bad}; {last}. "
                 "Lower the learning rate (--lr) or check the data for NaN/inf values."

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from synthaug.data.real import LabelledImages
 from synthaug.generators.cgan import ConditionalGAN
-from synthaug.training.base import Trainer, TrainingConfig
+from synthaug.training.base import UNSET, Trainer, TrainingConfig
+from synthaug.training.config import CGANTrainingConfig
 from synthaug.training.diffaugment import DiffAugment
 from synthaug.training.ema import update_ema
 from synthaug.training.losses import get_gan_loss
@@ -32,28 +35,44 @@ class CGANTrainer(Trainer):
     fakes real. Fakes use the real batch's labels, so classes are seen as often as in the
     data. After each generator step the model's EMA generator (if it has one) is updated.
 
+    Its options are :class:`~synthaug.training.CGANTrainingConfig`'s fields; those given
+    as keyword arguments override ``config``'s (every one defaults to the config's value).
+
     Args:
         loss: ``"bce"`` (non-saturating binary cross-entropy, the classic) or ``"hinge"``.
         diffaugment: ``"auto"`` (on with translation+cutout, plus color for RGB, when the
-            training set has fewer than 10,000 images), ``None`` (off), or a policy such
-            as ``"translation,cutout"``.
+            training set has fewer than 10,000 images), ``None`` or ``"off"`` (off), or a
+            policy such as ``"translation,cutout"``.
         ema_decay: decay of the generator's moving average.
+        **overrides: the shared :class:`~synthaug.training.TrainingConfig` fields
+            (``epochs`` or ``steps``, ``batch_size``, ``lr``, ``seed``, ...).
     """
 
     model_class = ConditionalGAN
+    config_class = CGANTrainingConfig
+    kind = "GANs"
     default_lr = 2e-4
     betas = (0.5, 0.999)  # beta1 = 0.5 is the DCGAN setting; 0.9 makes GAN training oscillate
+    config: CGANTrainingConfig
+    model: ConditionalGAN
 
-    def __init__(self, model: ConditionalGAN, out_dir: Any, config: TrainingConfig | None = None, *,
-                 loss: str = "bce", diffaugment: str | Sequence[str] | None = "auto", ema_decay: float = 0.999,
-                 **overrides: Any):
-        super().__init__(model, out_dir, config, **overrides)
-        self.loss = get_gan_loss(loss)
-        if isinstance(ema_decay, bool) or not isinstance(ema_decay, (int, float)) or not 0 <= ema_decay < 1:
-            raise ValueError(f"ema_decay must be a float in [0, 1), got {ema_decay!r}")
-        self.ema_decay = float(ema_decay)
-        self.diffaugment_policy = diffaugment
-        self.augment: DiffAugment | None = None if diffaugment in (None, "auto") else DiffAugment(diffaugment)
+    def __init__(
+        self,
+        model: ConditionalGAN,
+        out_dir: str | Path,
+        config: TrainingConfig | None = None,
+        *,
+        loss: str = UNSET,
+        diffaugment: str | Sequence[str] | None = UNSET,
+        ema_decay: float = UNSET,
+        **overrides: Any,
+    ):
+        super().__init__(model, out_dir, config, loss=loss, diffaugment=diffaugment, ema_decay=ema_decay, **overrides)
+        self.loss = get_gan_loss(self.config.loss)
+        self.ema_decay = self.config.ema_decay
+        self.diffaugment_policy = self.config.diffaugment
+        policy = self.diffaugment_policy
+        self.augment: DiffAugment | None = None if policy in (None, "auto") else DiffAugment(policy)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {

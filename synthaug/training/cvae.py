@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -9,7 +10,8 @@ import torch.nn.functional as F
 
 from synthaug.data.real import LabelledImages
 from synthaug.generators.cvae import ConditionalVAE
-from synthaug.training.base import Trainer, TrainingConfig
+from synthaug.training.base import UNSET, Trainer, TrainingConfig
+from synthaug.training.config import CVAETrainingConfig
 from synthaug.training.latent_gmm import fit_latent_gmm
 from synthaug.training.registry import register_trainer
 
@@ -21,8 +23,9 @@ class _EncodeDecode(torch.nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor,
-                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(mu, logvar, decoder logits)`` for a batch, with ``z`` drawn from ``generator``."""
         mu, logvar = self.vae.encode_unchecked(images, labels)  # fit checked the data once: no sync per step
         z = self.vae.reparameterize(mu, logvar, generator=generator)
@@ -41,23 +44,43 @@ class CVAETrainer(Trainer):
     After the last step, a per-class Gaussian mixture with ``gmm_components`` components
     is fitted to the encoded training set and becomes the model's default latent sampler
     (``gmm_components=0`` skips it); see :mod:`synthaug.training.latent_gmm`.
+
+    Its options are :class:`~synthaug.training.CVAETrainingConfig`'s fields (``beta``,
+    ``kl_warmup_steps`` (200), ``gmm_components`` (10)); those given as keyword arguments
+    override ``config``'s, and ``**overrides`` are the shared
+    :class:`~synthaug.training.TrainingConfig` fields.
     """
 
     model_class = ConditionalVAE
+    config_class = CVAETrainingConfig
+    kind = "VAEs"
     default_lr = 1e-3
+    config: CVAETrainingConfig
+    model: ConditionalVAE
 
-    def __init__(self, model: ConditionalVAE, out_dir: Any, config: TrainingConfig | None = None, *,
-                 beta: float = 1.0, kl_warmup_steps: int = 200, gmm_components: int = 10, **overrides: Any):
-        super().__init__(model, out_dir, config, **overrides)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 100:
-            raise ValueError(f"beta must be a float in [0, 100], got {beta!r}")
-        if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
-            raise ValueError(f"kl_warmup_steps must be an int >= 0, got {kl_warmup_steps!r}")
-        if isinstance(gmm_components, bool) or not isinstance(gmm_components, int) or not 0 <= gmm_components <= 64:
-            raise ValueError(f"gmm_components must be an int in [0, 64], got {gmm_components!r}")
-        self.gmm_components = gmm_components
-        self.beta = float(beta)
-        self.kl_warmup_steps = kl_warmup_steps
+    def __init__(
+        self,
+        model: ConditionalVAE,
+        out_dir: str | Path,
+        config: TrainingConfig | None = None,
+        *,
+        beta: float = UNSET,
+        kl_warmup_steps: int = UNSET,
+        gmm_components: int = UNSET,
+        **overrides: Any,
+    ):
+        super().__init__(
+            model,
+            out_dir,
+            config,
+            beta=beta,
+            kl_warmup_steps=kl_warmup_steps,
+            gmm_components=gmm_components,
+            **overrides,
+        )
+        self.gmm_components = self.config.gmm_components
+        self.beta = self.config.beta
+        self.kl_warmup_steps = self.config.kl_warmup_steps
 
     def finalize(self, data: LabelledImages) -> None:
         if self.gmm_components:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from synthaug.data.real import LabelledImages
 from synthaug.generators.dae import DenoisingAutoencoder
-from synthaug.training.base import Trainer, TrainingConfig
+from synthaug.training.base import UNSET, Trainer, TrainingConfig
+from synthaug.training.config import DAETrainingConfig
 from synthaug.training.registry import register_trainer
 from synthaug.transforms.corruptions import CorruptionMix
 from synthaug.viz import save_image_grid
@@ -28,9 +31,15 @@ class DAETrainer(Trainer):
     Progress images (``samples/epoch_NNN.png``) show three rows for a fixed batch: clean,
     corrupted (cycling through the mix's corruptions, drawn once from ``seed``), denoised.
 
+    Its options are :class:`~synthaug.training.DAETrainingConfig`'s fields; those given as
+    keyword arguments override ``config``'s, and ``**overrides`` are the shared
+    :class:`~synthaug.training.TrainingConfig` fields.
+
     Args:
         corruptions: a :class:`~synthaug.transforms.CorruptionMix`, or what it accepts
             (``{name: weight}``, a list of names, ``None`` for the equal mix of all four).
+        corruption_params: the mix's ``params`` (per corruption, keyword arguments of its
+            function) when ``corruptions`` is given as names or weights.
         preview_images: clean images ``[N, C, H, W]`` for the progress images, ideally
             held out; default: ``samples_per_class`` images spread over the training data.
 
@@ -40,14 +49,37 @@ class DAETrainer(Trainer):
     """
 
     model_class = DenoisingAutoencoder
+    config_class = DAETrainingConfig
+    kind = "denoisers"
     default_lr = 1e-3
     uses_labels = False
+    uses_preview_images = True
+    config: DAETrainingConfig
+    model: DenoisingAutoencoder
 
-    def __init__(self, model: DenoisingAutoencoder, out_dir: Any, config: TrainingConfig | None = None, *,
-                 corruptions: CorruptionMix | Mapping[str, float] | Sequence[str] | str | None = None,
-                 preview_images: torch.Tensor | None = None, **overrides: Any):
-        super().__init__(model, out_dir, config, **overrides)
-        self.corruptions = corruptions if isinstance(corruptions, CorruptionMix) else CorruptionMix(corruptions)
+    def __init__(
+        self,
+        model: DenoisingAutoencoder,
+        out_dir: str | Path,
+        config: TrainingConfig | None = None,
+        *,
+        corruptions: CorruptionMix | Mapping[str, float] | Sequence[str] | str | None = UNSET,
+        corruption_params: Mapping[str, Mapping[str, Any]] | None = UNSET,
+        preview_images: torch.Tensor | None = None,
+        **overrides: Any,
+    ):
+        mix = corruptions if isinstance(corruptions, CorruptionMix) else None
+        if mix is not None:  # the config records what the mix is made of
+            if corruption_params is not UNSET:
+                raise TypeError(
+                    "corruption_params goes with corruptions given as names or weights, not with a "
+                    "CorruptionMix (which has its params)"
+                )
+            corruptions, corruption_params = dict(mix.weights), (mix.params or None)
+        super().__init__(
+            model, out_dir, config, corruptions=corruptions, corruption_params=corruption_params, **overrides
+        )
+        self.corruptions = mix if mix is not None else self.config.corruption_mix()
         if preview_images is not None:
             model.check_images(preview_images, name="preview_images")
             if not len(preview_images):
@@ -88,5 +120,10 @@ class DAETrainer(Trainer):
             raise RuntimeError("save_progress_images needs prepare(data) to have run (fit calls it)")
         clean, corrupted = self._preview
         denoised = self.model.denoise(corrupted.to(self.device)).cpu()
-        save_image_grid(torch.cat([clean, corrupted, denoised]), len(clean), self.out_dir / "samples" / name,
-                        row_labels=["clean", "corrupted", "denoised"], title=f"{self.model.model_type} {name[:-4]}")
+        save_image_grid(
+            torch.cat([clean, corrupted, denoised]),
+            len(clean),
+            self.out_dir / "samples" / name,
+            row_labels=["clean", "corrupted", "denoised"],
+            title=f"{self.model.model_type} {name[:-4]}",
+        )

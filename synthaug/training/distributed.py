@@ -61,7 +61,7 @@ class DistributedRun:
     _owns_group: bool = field(default=False, repr=False)
 
     @classmethod
-    def from_env(cls) -> "DistributedRun":
+    def from_env(cls) -> DistributedRun:
         """Read torchrun's variables, or the already initialised default process group."""
         if dist.is_available() and dist.is_initialized():
             return cls(dist.get_rank(), _env_int("LOCAL_RANK", 0), dist.get_world_size())
@@ -122,14 +122,23 @@ class DistributedRun:
     def local_batch_size(self, batch_size: int) -> int:
         """Each process's share of the global ``batch_size`` (which the world size must divide)."""
         if batch_size % self.world_size:
-            raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes "
-                             f"({self.world_size}): it is the global batch, split evenly across them")
+            raise ValueError(
+                f"batch_size={batch_size} must be divisible by the number of processes "
+                f"({self.world_size}): it is the global batch, split evenly across them"
+            )
         return batch_size // self.world_size
 
     def shard_order(self, num_items: int, seed: int, epoch: int) -> torch.Tensor:
         """This process's items for ``epoch``: a shuffled shard, disjoint from the others' (equal sizes)."""
-        sampler = DistributedSampler(range(num_items), num_replicas=self.world_size, rank=self.rank,
-                                     shuffle=True, seed=seed, drop_last=True)
+        # The sampler only takes len() of its dataset; torch's stub asks for a Dataset.
+        sampler: DistributedSampler[int] = DistributedSampler(
+            range(num_items),  # type: ignore[arg-type]
+            num_replicas=self.world_size,
+            rank=self.rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
         sampler.set_epoch(epoch)
         return torch.tensor(list(sampler), dtype=torch.long)
 

@@ -24,5 +24,5 @@ def update_ema(average: nn.Module, current: nn.Module, decay: float, step: int) 
     rate = 1.0 - min(decay, (1.0 + step) / (10.0 + step))
     for mine, theirs in zip(average.parameters(), current.parameters()):
         mine.lerp_(theirs.detach(), rate)
-    for mine, theirs in zip(average.buffers(), current.buffers()):
-        mine.copy_(theirs)
+    for buffer, source in zip(average.buffers(), current.buffers()):
+        buffer.copy_(source)

@@ -17,6 +17,7 @@ import torch
 
 from synthaug.data.real import LabelledImages
 from synthaug.generators.cvae import ConditionalVAE
+from synthaug.validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ def encode_means(vae: ConditionalVAE, data: LabelledImages, batch_size: int = 51
     vae.eval()
     try:
         parts = [
-            vae.encode(data.images[i : i + batch_size].to(vae.device), data.labels[i : i + batch_size].to(vae.device))[0].cpu()
+            vae.encode(data.images[i : i + batch_size].to(vae.device), data.labels[i : i + batch_size].to(vae.device))[
+                0
+            ].cpu()
             for i in range(0, len(data), batch_size)
         ]
     finally:
@@ -47,8 +50,7 @@ def fit_latent_gmm(vae: ConditionalVAE, data: LabelledImages, components: int = 
     """
     from sklearn.mixture import GaussianMixture
 
-    if isinstance(components, bool) or not isinstance(components, int) or not 1 <= components <= 64:
-        raise ValueError(f"components must be an int in [1, 64], got {components!r}")
+    check_int("components", components, low=1, high=64)
     mu = encode_means(vae, data).double().numpy()
     labels = data.labels.numpy()
     k, d = vae.num_classes, vae.latent_dim

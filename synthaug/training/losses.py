@@ -5,8 +5,8 @@ Each returns ``(discriminator_loss(real_logits, fake_logits), generator_loss(fak
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from synthaug.generators.base import check_generator, check_images
+from synthaug.validation import check_number
 
 Severity = float | tuple[float, float]
 CorruptionFn = Callable[..., torch.Tensor]
@@ -92,8 +94,12 @@ def available_corruptions() -> list[str]:
     return sorted(CORRUPTIONS)
 
 
-def _random(shape: tuple[int, ...], images: torch.Tensor, generator: torch.Generator | None,
-             draw: Callable[..., torch.Tensor] = torch.rand) -> torch.Tensor:
+def _random(
+    shape: tuple[int, ...],
+    images: torch.Tensor,
+    generator: torch.Generator | None,
+    draw: Callable[..., torch.Tensor] = torch.rand,
+) -> torch.Tensor:
     """``draw(shape)`` (uniform [0, 1) by default) from ``generator``, on the images' device."""
     # Draw where the generator lives (a CPU generator cannot fill a CUDA tensor), then move.
     device = generator.device if generator is not None else images.device
@@ -107,7 +113,9 @@ BLUR_SIGMA = SeveritySpec("sigma", 0.0, 5.0)
 
 
 @register_corruption("gaussian", NOISE_SIGMA)
-def gaussian_noise(images: torch.Tensor, sigma: Severity = (0.1, 0.3), generator: torch.Generator | None = None) -> torch.Tensor:
+def gaussian_noise(
+    images: torch.Tensor, sigma: Severity = (0.1, 0.3), generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Add zero-mean Gaussian noise of standard deviation ``sigma`` (in (0, 1]) to every value.
 
     Example:
@@ -122,7 +130,9 @@ def gaussian_noise(images: torch.Tensor, sigma: Severity = (0.1, 0.3), generator
 
 
 @register_corruption("salt_and_pepper", AMOUNT)
-def salt_and_pepper(images: torch.Tensor, amount: Severity = (0.05, 0.2), generator: torch.Generator | None = None) -> torch.Tensor:
+def salt_and_pepper(
+    images: torch.Tensor, amount: Severity = (0.05, 0.2), generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Set a fraction ``amount`` (in (0, 1]) of pixels to 0 or 1, each with probability 1/2.
 
     A hit pixel takes the value in all its channels at once, as a dead or stuck sensor
@@ -143,8 +153,9 @@ def salt_and_pepper(images: torch.Tensor, amount: Severity = (0.05, 0.2), genera
 
 
 @register_corruption("cutout", CUTOUT_SIZE)
-def cutout(images: torch.Tensor, size: Severity = (0.2, 0.4), fill: float = 0.5,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+def cutout(
+    images: torch.Tensor, size: Severity = (0.2, 0.4), fill: float = 0.5, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Mask one rectangle per image, ``size`` (in (0, 1]) of each side, with the value ``fill``.
 
     The default mid-grey ``fill`` differs from both dark and light backgrounds, so the
@@ -157,8 +168,7 @@ def cutout(images: torch.Tensor, size: Severity = (0.2, 0.4), fill: float = 0.5,
     """
     check_images(images)
     check_generator(generator)
-    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not 0.0 <= fill <= 1.0:
-        raise ValueError(f"fill must be a number in [0, 1], got {fill!r}")
+    check_number("fill", fill, low=0.0, high=1.0)
     sizes = CUTOUT_SIZE.draw(size, images, generator)
     b, _, h, w = images.shape
     heights = (sizes * h).round().clamp(min=1)
@@ -198,8 +208,12 @@ def blur(images: torch.Tensor, sigma: Severity = (0.5, 1.5), generator: torch.Ge
     kernels = (kernels / kernels.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0).to(images.dtype)  # [B*C, K]
     # Separable and grouped: every (image, channel) plane is filtered by its image's kernel in one conv each way.
     planes = images.reshape(1, b * c, h, w)
-    planes = F.conv2d(F.pad(planes, (radius, radius, 0, 0), mode="replicate"), kernels.view(b * c, 1, 1, -1), groups=b * c)
-    planes = F.conv2d(F.pad(planes, (0, 0, radius, radius), mode="replicate"), kernels.view(b * c, 1, -1, 1), groups=b * c)
+    planes = F.conv2d(
+        F.pad(planes, (radius, radius, 0, 0), mode="replicate"), kernels.view(b * c, 1, 1, -1), groups=b * c
+    )
+    planes = F.conv2d(
+        F.pad(planes, (0, 0, radius, radius), mode="replicate"), kernels.view(b * c, 1, -1, 1), groups=b * c
+    )
     return planes.view(b, c, h, w).clamp(0.0, 1.0)
 
 
@@ -226,8 +240,11 @@ class CorruptionMix:
         CorruptionMix(gaussian=0.5 {'sigma': 0.2}, blur=0.5)
     """
 
-    def __init__(self, corruptions: Mapping[str, float] | Sequence[str] | str | None = None,
-                 params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        corruptions: Mapping[str, float] | Sequence[str] | str | None = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         weights = self._parse_weights(corruptions)
         total = sum(weights.values())
         self.weights = {name: weight / total for name, weight in weights.items()}
@@ -246,15 +263,15 @@ class CorruptionMix:
                 raise ValueError(f"corruptions must be distinct, got {list(corruptions)}")
             corruptions = {name: 1.0 for name in corruptions}
         if not isinstance(corruptions, Mapping):
-            raise TypeError(f"corruptions must be a dict {{name: weight}}, a list of names or None, got {type(corruptions).__name__}")
+            raise TypeError(
+                f"corruptions must be a dict {{name: weight}}, a list of names or None, got {type(corruptions).__name__}"
+            )
         if not corruptions:
             raise ValueError(f"corruptions must name at least one of {', '.join(available_corruptions())}")
         weights = {}
         for name, weight in corruptions.items():
             get_corruption(name)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < math.inf:
-                raise ValueError(f"corruptions weight for {name!r} must be a finite number > 0, got {weight!r}")
-            weights[name] = float(weight)
+            weights[name] = check_number(f"corruptions weight for {name!r}", weight, low=0.0, low_open=True)
         return weights
 
     def _parse_params(self, params: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -314,8 +331,10 @@ class CorruptionMix:
         return out
 
     def __repr__(self) -> str:
-        parts = [f"{name}={weight:.3g}" + (f" {self.params[name]}" if name in self.params else "")
-                 for name, weight in self.weights.items()]
+        parts = [
+            f"{name}={weight:.3g}" + (f" {self.params[name]}" if name in self.params else "")
+            for name, weight in self.weights.items()
+        ]
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:

@@ -37,12 +37,14 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
+from synthaug import validation
+from synthaug.data.classes import align_classes
 from synthaug.data.counts import check_count
 from synthaug.data.image_format import ImageFormat, detect_format, from_float_chw, quantize, to_float_chw
 from synthaug.generators.base import (
@@ -64,31 +66,31 @@ __all__ = ["BatchSyntheticMix", "Denoise", "SyntheticReplace", "VAEVariation", "
 
 # -- argument checks ----------------------------------------------------------------------
 
+
 def check_probability(p: Any, name: str = "p") -> float:
-    """``p`` as a float in [0, 1]; ``ValueError`` naming it otherwise."""
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
-    return float(p)
+    """``p`` as a float in [0, 1] (:func:`synthaug.validation.check_probability`)."""
+    return validation.check_probability(name, p)
 
 
 def check_strength(strength: Any) -> float:
     """A VAE variation strength: a finite number >= 0 (posterior standard deviations)."""
-    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating)) \
-            or not 0.0 <= strength < math.inf:
-        raise ValueError(f"strength must be a finite number >= 0 (posterior standard deviations), got {strength!r}")
-    return float(strength)
+    return validation.check_number(
+        "strength", strength, low=0.0, expected="a finite number >= 0 (posterior standard deviations)"
+    )
 
 
 def check_label(label: Any, num_classes: int) -> int:
     """One class index (int, numpy integer or one-element integer tensor) as an int in range."""
-    if isinstance(label, torch.Tensor) and label.numel() == 1 and not label.is_floating_point() \
-            and label.dtype != torch.bool:
+    if (
+        isinstance(label, torch.Tensor)
+        and label.numel() == 1
+        and not label.is_floating_point()
+        and label.dtype != torch.bool
+    ):
         label = label.item()
-    if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
-        raise TypeError(f"label must be an int class index, got {type(label).__name__} {label!r}")
-    if not 0 <= label < num_classes:
-        raise ValueError(f"label must be a class index in [0, {num_classes - 1}], got {label}")
-    return int(label)
+    return validation.check_int(
+        "label", label, low=0, high=num_classes - 1, expected=f"an int class index in [0, {num_classes - 1}]"
+    )
 
 
 def unpack_pair(inputs: tuple, what: str) -> tuple[Any, Any]:
@@ -102,8 +104,10 @@ def unpack_pair(inputs: tuple, what: str) -> tuple[Any, Any]:
 
 def check_generator_protocol(generator: Any) -> GeneratorProtocol:
     if not isinstance(generator, GeneratorProtocol):
-        raise TypeError("generator must provide num_classes, image_shape, class_names and "
-                        f"sample(labels, generator=...) (see synthaug.wrap), got {type(generator).__name__}")
+        raise TypeError(
+            "generator must provide num_classes, image_shape, class_names and "
+            f"sample(labels, generator=...) (see synthaug.wrap), got {type(generator).__name__}"
+        )
     return generator
 
 
@@ -116,10 +120,13 @@ def describe_model(model: Any) -> str:
 
 # -- image forms ----------------------------------------------------------------------------
 
+
 def _check_shape(fmt: ImageFormat, shape: tuple[int, ...], model: str) -> None:
     if fmt.shape != tuple(shape):
-        raise ValueError(f"image is {fmt.describe()}, but the {model} works on images of shape "
-                         f"{tuple(shape)} (C, H, W); resize or convert it first")
+        raise ValueError(
+            f"image is {fmt.describe()}, but the {model} works on images of shape "
+            f"{tuple(shape)} (C, H, W); resize or convert it first"
+        )
 
 
 def image_to_batch(image: Any, shape: tuple[int, ...], model: str) -> tuple[torch.Tensor, ImageFormat]:
@@ -147,13 +154,17 @@ def check_image_batch(images: Any, shape: tuple[int, ...], model: str) -> torch.
     if images.dtype != torch.uint8 and not images.is_floating_point():
         raise TypeError(f"images must be uint8 (0..255) or floating in [0, 1], got dtype {images.dtype}")
     if tuple(images.shape[1:]) != tuple(shape):
-        raise ValueError(f"images have shape {tuple(images.shape)}, but the {model} works on images of shape "
-                         f"[B, {', '.join(map(str, shape))}]")
+        raise ValueError(
+            f"images have shape {tuple(images.shape)}, but the {model} works on images of shape "
+            f"[B, {', '.join(map(str, shape))}]"
+        )
     if images.is_floating_point() and images.numel():
         low, high = (float(v) for v in torch.aminmax(images))
         if not (low >= -1e-3 and high <= 1 + 1e-3):  # also refuses NaN
-            raise ValueError(f"images are floating point with values in [{low:.3g}, {high:.3g}]; expected [0, 1] "
-                             "(apply transforms.Normalize after this transform)")
+            raise ValueError(
+                f"images are floating point with values in [{low:.3g}, {high:.3g}]; expected [0, 1] "
+                "(apply transforms.Normalize after this transform)"
+            )
     return images
 
 
@@ -169,6 +180,7 @@ def float_as(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 # -- randomness -----------------------------------------------------------------------------
+
 
 def worker_seed() -> int | None:
     """``torch.initial_seed()`` of this DataLoader worker (differs by worker and epoch), or None outside one."""
@@ -188,10 +200,9 @@ class SeedStream:
     """
 
     def __init__(self, seed: int | None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
-        self._entropy = int(np.random.SeedSequence().entropy) if seed is None else None
+        self.seed = validation.check_seed("seed", seed, allow_none=True)
+        # Drawn without an argument, a SeedSequence's entropy is an int (the stub also allows the arguments' types).
+        self._entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else None
         self._generator: torch.Generator | None = None
         self._owner: tuple[int, int | None] | None = None
 
@@ -200,6 +211,7 @@ class SeedStream:
         owner = (os.getpid(), worker)
         if self._generator is None or self._owner != owner:
             base = self._entropy if self.seed is None else self.seed
+            assert base is not None  # _entropy is drawn when seed is None
             if worker is None:
                 seed = self.seed if self.seed is not None else stream_seed(base)
             else:
@@ -213,6 +225,7 @@ class SeedStream:
 
 
 # -- models given as modules or bundle paths ----------------------------------------------
+
 
 class BundleModel:
     """A model given as a module or as a bundle path; a path is what pickling carries.
@@ -233,10 +246,12 @@ class BundleModel:
             raise TypeError(f"{name} must be a {cls.__name__} or the path of its bundle, got {type(model).__name__}")
 
     def _load(self) -> Any:
+        assert self.path is not None  # only a model given as a path is loaded
         model = load(self.path)
         if not isinstance(model, self.cls):
-            raise TypeError(f"{self.name}: the bundle {self.path} holds a {type(model).__name__}, "
-                            f"not a {self.cls.__name__}")
+            raise TypeError(
+                f"{self.name}: the bundle {self.path} holds a {type(model).__name__}, not a {self.cls.__name__}"
+            )
         return model
 
     @property
@@ -265,6 +280,7 @@ class _ModelTransform:
 
 # -- the transforms -------------------------------------------------------------------------
 
+
 class SyntheticReplace:
     """With probability ``p``, replace an ``(image, label)`` item's image by a synthetic one of its class.
 
@@ -280,6 +296,12 @@ class SyntheticReplace:
         seed: ``None`` for fresh randomness, an int for a reproducible sequence (see the
             module docstring for DataLoader workers).
         truncation: latent temperature in (0, 2] for synthaug's generators.
+        classes: the class names of the labels it will see, in label order (a list, or
+            the real dataset itself: its ``classes``/``class_to_idx`` are read). Matched
+            by name to the generator's ``class_names``, so a label means the same class
+            whatever order each side lists them in; names that differ are an error.
+            Without it, labels are taken as the generator's own indices (with a warning
+            when the generator names its classes).
 
     Call it as ``t(image, label)`` or ``t((image, label))``; it returns ``(image, label)``.
 
@@ -288,9 +310,17 @@ class SyntheticReplace:
         >>> image, label = replace(pil_digit, 7)       # 30%: a generated 7, as a PIL image
     """
 
-    def __init__(self, generator: GeneratorProtocol, p: float = 0.3, seed: int | None = None,
-                 truncation: float = 1.0) -> None:
-        self.generator = check_generator_protocol(generator)
+    def __init__(
+        self,
+        generator: GeneratorProtocol,
+        p: float = 0.3,
+        seed: int | None = None,
+        truncation: float = 1.0,
+        classes: Any = None,
+    ) -> None:
+        self.generator = align_classes(
+            check_generator_protocol(generator), classes, real_name="classes", caller=type(self).__name__
+        )
         self.p = check_probability(p)
         self.truncation = check_truncation(truncation)
         self._stream = SeedStream(seed)
@@ -312,8 +342,10 @@ class SyntheticReplace:
         return from_float_chw(synthetic.detach().float().clamp(0.0, 1.0), fmt), label
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(generator={describe_model(self.generator)}, p={self.p}, seed={self.seed}, "
-                f"truncation={self.truncation})")
+        return (
+            f"{type(self).__name__}(generator={describe_model(self.generator)}, p={self.p}, seed={self.seed}, "
+            f"truncation={self.truncation})"
+        )
 
 
 class BatchSyntheticMix:
@@ -333,6 +365,8 @@ class BatchSyntheticMix:
         generator: anything satisfying :class:`~synthaug.GeneratorProtocol`.
         p: fraction of each batch to replace, in [0, 1].
         seed: ``None`` for fresh randomness, an int for a reproducible sequence.
+        classes: the class names of the labels, in label order (or the real dataset);
+            matched by name to the generator's, as for :class:`SyntheticReplace`.
 
     Call it as ``t(images, labels)`` or ``t((images, labels))`` with images ``[B, C, H, W]``
     (uint8 or float in [0, 1]) and labels ``[B]``; it returns a new images tensor of the
@@ -344,8 +378,12 @@ class BatchSyntheticMix:
         ...     images, labels = mix(images.cuda(), labels.cuda())
     """
 
-    def __init__(self, generator: GeneratorProtocol, p: float = 0.3, seed: int | None = None) -> None:
-        self.generator = check_generator_protocol(generator)
+    def __init__(
+        self, generator: GeneratorProtocol, p: float = 0.3, seed: int | None = None, classes: Any = None
+    ) -> None:
+        self.generator = align_classes(
+            check_generator_protocol(generator), classes, real_name="classes", caller=type(self).__name__
+        )
         self.p = check_probability(p)
         self._stream = SeedStream(seed)
 
@@ -433,8 +471,13 @@ class Denoise(_ModelTransform):
 
 
 @torch.no_grad()
-def vae_variation(cvae: ConditionalVAE, images: torch.Tensor, labels: torch.Tensor, strength: float = 0.5,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def vae_variation(
+    cvae: ConditionalVAE,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    strength: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Variations of real images through a conditional VAE's posterior.
 
     Encodes ``images`` with their ``labels`` (``mu, logvar = cvae.encode(images, labels)``),
@@ -495,8 +538,9 @@ class VAEVariation(_ModelTransform):
         >>> image, label = vary(pil_digit, 7)
     """
 
-    def __init__(self, cvae: ConditionalVAE | str | os.PathLike, strength: float = 0.5, p: float = 1.0,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, cvae: ConditionalVAE | str | os.PathLike, strength: float = 0.5, p: float = 1.0, seed: int | None = None
+    ) -> None:
         self._bundle = BundleModel(cvae, ConditionalVAE, "cvae")
         self.strength = check_strength(strength)
         self.p = check_probability(p)
@@ -517,7 +561,8 @@ class VAEVariation(_ModelTransform):
         if chosen.any():
             index = chosen.nonzero().squeeze(1)
             out[index.to(images.device)] = vae_variation(
-                self.cvae, images[index.to(images.device)], labels[index.to(labels.device)], self.strength, generator)
+                self.cvae, images[index.to(images.device)], labels[index.to(labels.device)], self.strength, generator
+            )
         return out
 
     def __call__(self, *inputs: Any) -> tuple[Any, Any]:
@@ -537,5 +582,7 @@ class VAEVariation(_ModelTransform):
         return from_float_chw(out[0], fmt), label
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(cvae={self._bundle.describe()}, strength={self.strength}, p={self.p}, "
-                f"seed={self.seed})")
+        return (
+            f"{type(self).__name__}(cvae={self._bundle.describe()}, strength={self.strength}, p={self.p}, "
+            f"seed={self.seed})"
+        )

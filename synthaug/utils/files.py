@@ -17,8 +17,9 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_json_object(path: Path, max_bytes: int, *, error: type[ValueError] = ValueError,
-                     too_large: str = "not a synthaug file") -> dict[str, Any]:
+def read_json_object(
+    path: Path, max_bytes: int, *, error: type[ValueError] = ValueError, too_large: str = "not a synthaug file"
+) -> dict[str, Any]:
     """The JSON object in ``path``, read bounded: at most ``max_bytes`` are read, even if the file grows.
 
     Every failure (unreadable, too large, invalid UTF-8 or JSON, nesting too deep, an int

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
-T = TypeVar("T", bound=type)
+C = TypeVar("C")  # the common base of the registered classes
 
 
-class Registry:
+class Registry(Generic[C]):
     """Classes registered under names; unknown names get an error listing the known ones.
 
     Args:
@@ -18,12 +19,12 @@ class Registry:
     def __init__(self, kind: str, name_attribute: str | None = None):
         self.kind = kind
         self.name_attribute = name_attribute
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, type[C]] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str) -> Callable[[type[C]], type[C]]:
         """Class decorator registering the class as ``name``."""
 
-        def decorator(cls: T) -> T:
+        def decorator(cls: type[C]) -> type[C]:
             if self._classes.get(name, cls) is not cls:
                 raise ValueError(f"{self.kind} {name!r} is already registered to {self._classes[name].__name__}")
             self._classes[name] = cls
@@ -33,7 +34,7 @@ class Registry:
 
         return decorator
 
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> type[C]:
         try:
             return self._classes[name]
         except (KeyError, TypeError):

@@ -23,8 +23,9 @@ def _real(pattern_factory):
 
 def _builders():
     def synthetic(image_type):
-        return lambda gen, real, seed, **kw: synthaug.SyntheticDataset(gen, 10, seed=seed, image_type=image_type,
-                                                                       chunk_size=4, **kw)
+        return lambda gen, real, seed, **kw: synthaug.SyntheticDataset(
+            gen, 10, seed=seed, image_type=image_type, chunk_size=4, **kw
+        )
 
     def mixed(strategy, **options):
         return lambda gen, real, seed, **kw: synthaug.mix(real, gen, strategy, seed=seed, **options, **kw)
@@ -129,9 +130,61 @@ def test_modifying_a_synthetic_item_does_not_change_the_dataset(build):
 def test_same_items_with_and_without_workers(build):
     ds = build()
     as_batches = lambda workers: [  # noqa: E731
-        b for b in DataLoader(ds, batch_size=4, num_workers=workers, collate_fn=lambda items: items)]
+        b for b in DataLoader(ds, batch_size=4, num_workers=workers, collate_fn=lambda items: items)
+    ]
     serial, parallel = as_batches(0), as_batches(2)
     assert all(np.array_equal(pixels(x), pixels(y)) for bx, by in zip(serial, parallel) for x, y in zip(bx, by))
+
+
+class OwnRNGTransform:
+    """A random transform that carries its own RNG, as albumentations pipelines and users' code do."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def __call__(self, image):
+        return float(self.rng.random())
+
+
+def _draws_with_two_workers(ds) -> list[float]:
+    loader = DataLoader(ds, batch_size=2, num_workers=2, collate_fn=lambda items: [x for x, _ in items])
+    return [x for batch in loader for x in batch]
+
+
+def test_random_transforms_differ_across_dataloader_workers(build):
+    """Workers are copies of one process: without reseeding, each would draw the same "random" views."""
+    draws = _draws_with_two_workers(build(transform=OwnRNGTransform()))
+    assert len(draws) >= 8 and len(set(draws)) == len(draws)
+
+
+def test_exported_dataset_transforms_differ_across_dataloader_workers(generator_factory, tmp_path):
+    gen = generator_factory("cgan")
+    path = synthaug.export.export_npz(gen, tmp_path / "synth.npz", num_samples=12, progress=False)
+    draws = _draws_with_two_workers(synthaug.ExportedDataset(path, transform=OwnRNGTransform()))
+    assert len(draws) == 12 and len(set(draws)) == 12
+
+
+@pytest.mark.parametrize("seed", [0, None])
+def test_mix_with_an_albumentations_pipeline_augments_each_item_differently_in_each_worker(generator_factory, seed):
+    """The issue's report: mix(..., transform=A.Compose(..., seed=0)) read by 2 workers repeated the
+    augmentations (half the views were duplicates); albumentations reseeds an unseeded Compose itself."""
+    A = pytest.importorskip("albumentations")
+    gen = generator_factory("cgan")
+    images = np.full((16, 8, 8, 1), 128, dtype=np.uint8)  # identical images: only the augmentation differs
+
+    class Real(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, i):
+            return images[i], i % 3
+
+    pipeline = A.Compose([A.GaussNoise(std_range=(0.2, 0.4), p=1.0)], seed=seed)
+    mixed = synthaug.mix(Real(), gen, "ratio", ratio=0.5, transform=lambda image: pipeline(image=image)["image"])
+    loader = DataLoader(mixed, batch_size=4, num_workers=2, collate_fn=lambda items: [x for x, _ in items])
+    views = [view.tobytes() for batch in loader for view in batch]
+    real_views = [view for i, view in enumerate(views) if not mixed.is_synthetic(i)]
+    assert len(real_views) == 16 and len(set(real_views)) == 16
 
 
 def test_read_labels_follows_subset_and_concat(pattern_factory):

@@ -28,8 +28,12 @@ def _equal(a, b) -> bool:
     if isinstance(a, Image.Image):
         return isinstance(b, Image.Image) and a.mode == b.mode and np.array_equal(np.asarray(a), np.asarray(b))
     if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.allclose(
-            a.double(), b.double(), atol=1e-6)
+        return (
+            isinstance(b, torch.Tensor)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and torch.allclose(a.double(), b.double(), atol=1e-6)
+        )
     return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and np.allclose(a, b, atol=1e-6)
 
 
@@ -55,15 +59,18 @@ def test_conversion_never_aliases_the_input():
     assert torch.equal(item, before)
 
 
-@pytest.mark.parametrize("bad, error, words", [
-    (Image.new("RGBA", (4, 4)), ValueError, "RGBA"),
-    (torch.zeros(4, 5, 5), ValueError, "4 channels"),
-    (torch.zeros(1, 1, 5, 5), ValueError, "shape"),
-    (torch.zeros(1, 5, 5, dtype=torch.int32), ValueError, "dtype"),
-    (torch.full((1, 5, 5), -0.5), ValueError, "Normalize"),
-    (np.zeros((5, 5, 2), np.uint8), ValueError, "2 channels"),
-    ([[0, 1]], TypeError, "list"),
-])
+@pytest.mark.parametrize(
+    "bad, error, words",
+    [
+        (Image.new("RGBA", (4, 4)), ValueError, "RGBA"),
+        (torch.zeros(4, 5, 5), ValueError, "4 channels"),
+        (torch.zeros(1, 1, 5, 5), ValueError, "shape"),
+        (torch.zeros(1, 5, 5, dtype=torch.int32), ValueError, "dtype"),
+        (torch.full((1, 5, 5), -0.5), ValueError, "Normalize"),
+        (np.zeros((5, 5, 2), np.uint8), ValueError, "2 channels"),
+        ([[0, 1]], TypeError, "list"),
+    ],
+)
 def test_unsupported_items_are_named(bad, error, words):
     with pytest.raises(error, match=words):
         detect_format(bad)

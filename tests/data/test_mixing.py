@@ -60,15 +60,18 @@ def per_class(mixed: MixedDataset) -> tuple[list[int], list[int]]:
     return real, synthetic
 
 
-@pytest.mark.parametrize("strategy, kwargs, expected", [
-    ("ratio", {"ratio": 1.0}, [6, 3, 1]),
-    ("ratio", {"ratio": 0.5}, [3, 2, 0]),  # 5 items split 3 : 1.5 : 0.5 by largest remainder
-    ("ratio", {"ratio": 0}, [0, 0, 0]),
-    ("balance", {}, [0, 3, 5]),
-    ("balance", {"target": 4}, [0, 1, 3]),
-    ({"right": 2, 2: 7}, {}, [0, 2, 7]),
-    (lambda counts: {c: 10 - n for c, n in counts.items()}, {}, [4, 7, 9]),
-])
+@pytest.mark.parametrize(
+    "strategy, kwargs, expected",
+    [
+        ("ratio", {"ratio": 1.0}, [6, 3, 1]),
+        ("ratio", {"ratio": 0.5}, [3, 2, 0]),  # 5 items split 3 : 1.5 : 0.5 by largest remainder
+        ("ratio", {"ratio": 0}, [0, 0, 0]),
+        ("balance", {}, [0, 3, 5]),
+        ("balance", {"target": 4}, [0, 1, 3]),
+        ({"right": 2, 2: 7}, {}, [0, 2, 7]),
+        (lambda counts: {c: 10 - n for c, n in counts.items()}, {}, [4, 7, 9]),
+    ],
+)
 def test_additive_strategies_give_exact_counts(gen, strategy, kwargs, expected):
     mixed = synthaug.mix(ImageList(), gen, strategy, **kwargs)
     assert mixed.synthetic_counts == expected and mixed.real_counts == REAL_COUNTS
@@ -134,8 +137,9 @@ def test_image_type_overrides_detection(gen):
 def test_tensor_labels_collate_with_synthetic_ones(gen, pattern_data):
     real = TensorDataset(pattern_data.images[:30], pattern_data.labels[:30])
     mixed = synthaug.mix(real, gen, "ratio", ratio=1.0)
-    images, labels = next(iter(DataLoader(mixed, batch_size=len(mixed), shuffle=True,
-                                          generator=torch.Generator().manual_seed(0))))
+    images, labels = next(
+        iter(DataLoader(mixed, batch_size=len(mixed), shuffle=True, generator=torch.Generator().manual_seed(0)))
+    )
     assert images.shape == (60, 1, 8, 8) and labels.dtype == pattern_data.labels.dtype
 
 
@@ -167,6 +171,7 @@ def test_same_seed_same_items_other_seed_other_items(gen):
     def synthetic_pixels(seed):
         mixed = synthaug.mix(ImageList(), gen, "balance", seed=seed)
         return np.stack([np.asarray(mixed[i][0]) for i in range(10, len(mixed))])
+
     assert np.array_equal(synthetic_pixels(0), synthetic_pixels(0))
     assert not np.array_equal(synthetic_pixels(0), synthetic_pixels(1))
 
@@ -177,24 +182,27 @@ def test_mixed_dataset_pickles(gen):
     assert all(np.array_equal(np.asarray(clone[i][0]), np.asarray(mixed[i][0])) for i in range(len(mixed)))
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    (dict(strategy="ratio", ratio=-0.1), ValueError, "ratio must be >= 0"),
-    (dict(strategy="ratio"), ValueError, "needs ratio"),
-    (dict(strategy="ratio", ratio="1"), TypeError, "ratio must be a number"),
-    (dict(strategy="replace", p=1.5), ValueError, r"p must be in \[0, 1\]"),
-    (dict(strategy="replace", p=-0.1), ValueError, r"p must be in \[0, 1\]"),
-    (dict(strategy="replace"), ValueError, "needs p"),
-    (dict(strategy="balance", p=0.3), ValueError, "only for strategy='replace'"),
-    (dict(strategy="balance", target=0), ValueError, "target"),
-    (dict(strategy="smote"), ValueError, "strategy must be one of"),
-    (dict(strategy={"cat": 3}), ValueError, "unknown class 'cat'"),
-    (dict(strategy={5: 3}), ValueError, "unknown class 5"),
-    (dict(strategy={0: -2}), ValueError, ">= 0"),
-    (dict(strategy={0: 1.5}), TypeError, "must be an int"),
-    (dict(strategy=lambda counts: [1, 2, 3]), TypeError, "must return a dict"),
-    (dict(strategy="balance", image_type="jpeg"), ValueError, "image_type"),
-    (dict(strategy="balance", seed=-1), ValueError, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(strategy="ratio", ratio=-0.1), ValueError, "ratio must be a finite number >= 0"),
+        (dict(strategy="ratio"), ValueError, "needs ratio"),
+        (dict(strategy="ratio", ratio="1"), TypeError, "ratio must be a finite number >= 0, got str"),
+        (dict(strategy="replace", p=1.5), ValueError, r"p must be a number in \[0, 1\]"),
+        (dict(strategy="replace", p=-0.1), ValueError, r"p must be a number in \[0, 1\]"),
+        (dict(strategy="replace"), ValueError, "needs p"),
+        (dict(strategy="balance", p=0.3), ValueError, "only for strategy='replace'"),
+        (dict(strategy="balance", target=0), ValueError, "target"),
+        (dict(strategy="smote"), ValueError, "strategy must be one of"),
+        (dict(strategy={"cat": 3}), ValueError, "unknown class 'cat'"),
+        (dict(strategy={5: 3}), ValueError, "unknown class 5"),
+        (dict(strategy={0: -2}), ValueError, "must be a non-negative int, got -2"),
+        (dict(strategy={0: 1.5}), TypeError, "must be a non-negative int, got float"),
+        (dict(strategy=lambda counts: [1, 2, 3]), TypeError, "must return a dict"),
+        (dict(strategy="balance", image_type="jpeg"), ValueError, "image_type"),
+        (dict(strategy="balance", seed=-1), ValueError, "seed"),
+    ],
+)
 def test_bad_arguments_are_named(gen, kwargs, error, words):
     with pytest.raises(error, match=words):
         synthaug.mix(ImageList(), gen, **kwargs)

@@ -47,6 +47,7 @@ def write_fake_debian_fashion_mnist(folder: Path, n_train: int = 6, n_test: int 
 
 # -- digits -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def digits():
     return load_digits_data()
@@ -92,7 +93,11 @@ def test_digits_at_8x8_keeps_the_original_pixels():
 
 
 def test_digits_split_depends_on_seed_only():
-    a, b, c = load_digits_data(image_size=8, seed=0), load_digits_data(image_size=8, seed=0), load_digits_data(image_size=8, seed=1)
+    a, b, c = (
+        load_digits_data(image_size=8, seed=0),
+        load_digits_data(image_size=8, seed=0),
+        load_digits_data(image_size=8, seed=1),
+    )
     assert torch.equal(a.test.images, b.test.images)
     assert not torch.equal(a.test.images, c.test.images)
 
@@ -114,6 +119,7 @@ def test_labelled_images_checks_its_shape():
 
 # -- ImageFolder --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("channels, size", [(1, 8), (3, 8), (3, 16)])
 def test_image_folder(image_folder, channels, size):
     data = load_image_folder_data(image_folder, image_size=size, channels=channels, test_fraction=0.25)
@@ -133,8 +139,8 @@ def test_image_folder_colours_survive(image_folder):
     images = torch.cat([data.train.images, data.test.images])
     labels = torch.cat([data.train.labels, data.test.labels])
     # "cat" images are red, "dog" images are green (see conftest.write_image_folder).
-    assert (images[labels == 0, 0].mean() > images[labels == 0, 1].mean() + 0.3)
-    assert (images[labels == 1, 1].mean() > images[labels == 1, 0].mean() + 0.3)
+    assert images[labels == 0, 0].mean() > images[labels == 0, 1].mean() + 0.3
+    assert images[labels == 1, 1].mean() > images[labels == 1, 0].mean() + 0.3
 
 
 def test_image_folder_bad_channels(image_folder):
@@ -154,6 +160,7 @@ def test_load_real_data_missing_path(tmp_path):
 
 
 # -- Fashion-MNIST from local files -------------------------------------------------------------
+
 
 @pytest.mark.skipif(not real.DEBIAN_FASHION_MNIST.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
 def test_prepare_fashion_mnist_from_the_installed_debian_package(tmp_path):

@@ -65,6 +65,7 @@ class DuckGenerator:
 
 # -- length and class counts ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("num_samples, counts", [(9, [3, 3, 3]), (10, [4, 3, 3]), (11, [4, 4, 3]), (1, [1, 0, 0])])
 def test_equal_split_gives_the_remainder_to_the_first_classes(cgan, num_samples, counts):
     ds = SyntheticDataset(cgan, num_samples)
@@ -108,18 +109,21 @@ def test_label_of_refuses_indices_outside_the_dataset(cgan):
         ds.label_of(6)
 
 
-@pytest.mark.parametrize("num_samples, class_counts, error, match", [
-    (5, {0: 2, 1: 2}, ValueError, "sum"),
-    (None, {0: 2, 5: 1}, ValueError, "unknown class"),
-    (None, {"left": 2}, ValueError, "unknown class"),  # the generator has no class names
-    (None, {True: 2}, ValueError, "unknown class"),
-    (None, {0: -1, 1: 2}, ValueError, "class_counts"),
-    (None, {0: 2.5}, TypeError, "class_counts"),
-    (None, {0: "2"}, TypeError, "class_counts"),
-    (None, {0: 0, 1: 0}, ValueError, "at least one"),
-    (None, [1, 2, 3], TypeError, "class_counts"),
-    (None, None, ValueError, "num_samples"),
-])
+@pytest.mark.parametrize(
+    "num_samples, class_counts, error, match",
+    [
+        (5, {0: 2, 1: 2}, ValueError, "sum"),
+        (None, {0: 2, 5: 1}, ValueError, "unknown class"),
+        (None, {"left": 2}, ValueError, "unknown class"),  # the generator has no class names
+        (None, {True: 2}, ValueError, "unknown class"),
+        (None, {0: -1, 1: 2}, ValueError, "class_counts"),
+        (None, {0: 2.5}, TypeError, "class_counts"),
+        (None, {0: "2"}, TypeError, "class_counts"),
+        (None, {0: 0, 1: 0}, ValueError, "at least one"),
+        (None, [1, 2, 3], TypeError, "class_counts"),
+        (None, None, ValueError, "num_samples"),
+    ],
+)
 def test_bad_class_counts(cgan, num_samples, class_counts, error, match):
     with pytest.raises(error, match=match):
         SyntheticDataset(cgan, num_samples, class_counts=class_counts)
@@ -130,20 +134,24 @@ def test_unknown_class_name_with_named_generator(named_cgan):
         SyntheticDataset(named_cgan, None, class_counts={"bottom": 1})
 
 
-@pytest.mark.parametrize("num_samples, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError),
-                                                (True, TypeError), ("10", TypeError)])
+@pytest.mark.parametrize(
+    "num_samples, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError), ("10", TypeError)]
+)
 def test_bad_num_samples(cgan, num_samples, error):
     with pytest.raises(error, match="num_samples"):
         SyntheticDataset(cgan, num_samples)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(image_type="jpeg"), ValueError, "image_type"),
-    (dict(seed=-1), ValueError, "seed"),
-    (dict(seed=1.5), ValueError, "seed"),
-    (dict(chunk_size=0), ValueError, "chunk_size"),
-    (dict(cache_chunks=0), ValueError, "cache_chunks"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(image_type="jpeg"), ValueError, "image_type"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(seed=1.5), ValueError, "seed"),
+        (dict(chunk_size=0), ValueError, "chunk_size"),
+        (dict(cache_chunks=0), ValueError, "cache_chunks"),
+    ],
+)
 def test_bad_options(cgan, kwargs, error, match):
     with pytest.raises(error, match=match):
         SyntheticDataset(cgan, 4, **kwargs)
@@ -163,6 +171,7 @@ def test_duck_typed_generator_works():
 
 
 # -- item types and transforms ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("channels, mode", [(1, "L"), (3, "RGB")])
 def test_pil_items(generator_factory, channels, mode):
@@ -242,6 +251,7 @@ def test_albumentations_pipeline_on_numpy_items(cgan):
 
 
 # -- determinism --------------------------------------------------------------------------------
+
 
 def test_same_seed_same_items(gen):
     a = all_items(SyntheticDataset(gen, 10, seed=3, chunk_size=4, image_type="tensor"))

@@ -75,13 +75,16 @@ def test_fit_refuses_bad_component_counts(generator_factory, pattern_data, compo
         fit_latent_gmm(generator_factory("cvae"), pattern_data, components=components)
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda w, m, v: (w[:2], m, v), "weights"),
-    (lambda w, m, v: (w, m[:, :, :3], v), "means"),
-    (lambda w, m, v: (w * 2, m, v), "sum"),
-    (lambda w, m, v: (w, m, -v), "positive"),
-    (lambda w, m, v: (w, m * float("nan"), v), "finite"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda w, m, v: (w[:2], m, v), "weights"),
+        (lambda w, m, v: (w, m[:, :, :3], v), "means"),
+        (lambda w, m, v: (w * 2, m, v), "sum"),
+        (lambda w, m, v: (w, m, -v), "positive"),
+        (lambda w, m, v: (w, m * float("nan"), v), "finite"),
+    ],
+)
 def test_set_latent_gmm_validates(generator_factory, change, match):
     vae = generator_factory("cvae")
     w, m, v = torch.full((3, 2), 0.5), torch.zeros(3, 2, vae.latent_dim), torch.ones(3, 2, vae.latent_dim)
@@ -92,8 +95,9 @@ def test_set_latent_gmm_validates(generator_factory, change, match):
 def test_trainer_can_skip_the_mixture(generator_factory, pattern_factory, tmp_path):
     from synthaug.training import CVAETrainer
 
-    CVAETrainer(generator_factory("cvae"), tmp_path, gmm_components=0, epochs=1, batch_size=16,
-                progress=False, sample_every=0).fit(pattern_factory(8))
+    CVAETrainer(
+        generator_factory("cvae"), tmp_path, gmm_components=0, epochs=1, batch_size=16, progress=False, sample_every=0
+    ).fit(pattern_factory(8))
     assert synthaug.load(tmp_path).latent_sampler == "prior"
     with pytest.raises(ValueError, match="gmm_components"):
         CVAETrainer(generator_factory("cvae"), tmp_path, gmm_components=-1)

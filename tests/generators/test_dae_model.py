@@ -28,6 +28,7 @@ def images_for(model: DenoisingAutoencoder, n: int = 5, seed: int = 0) -> torch.
 
 # -- the network --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("image_size", [8, 12, 16, 28, 32])
 def test_any_multiple_of_4_keeps_the_shape(image_size):
     model = DenoisingAutoencoder(channels=1, image_size=image_size, width=4)
@@ -73,16 +74,20 @@ def test_each_image_is_denoised_independently_of_its_batch(dae):
     assert torch.allclose(dae.denoise(x)[:2], dae.denoise(x[:2]), atol=1e-6)
 
 
-@pytest.mark.parametrize("images, error, match", [
-    ([[0.5]], TypeError, "images"),
-    (torch.ones(2, 1, 8, 8, dtype=torch.uint8), TypeError, "floating"),
-    (torch.rand(1, 8, 8), ValueError, "shape"),
-    (torch.rand(2, 1, 12, 12), ValueError, r"\[B, 1, 8, 8\]"),
-    (torch.rand(2, 3, 8, 8), ValueError, "shape"),
-    (torch.rand(2, 1, 8, 8) * 255, ValueError, r"\[0, 1\]"),
-    (torch.rand(2, 1, 8, 8) - 0.5, ValueError, r"\[0, 1\]"),
-    (torch.full((2, 1, 8, 8), float("nan")), ValueError, r"\[0, 1\]"),
-], ids=["list", "uint8", "3d", "wrong-size", "wrong-channels", "0-255", "negative", "nan"])
+@pytest.mark.parametrize(
+    "images, error, match",
+    [
+        ([[0.5]], TypeError, "images"),
+        (torch.ones(2, 1, 8, 8, dtype=torch.uint8), TypeError, "floating"),
+        (torch.rand(1, 8, 8), ValueError, "shape"),
+        (torch.rand(2, 1, 12, 12), ValueError, r"\[B, 1, 8, 8\]"),
+        (torch.rand(2, 3, 8, 8), ValueError, "shape"),
+        (torch.rand(2, 1, 8, 8) * 255, ValueError, r"\[0, 1\]"),
+        (torch.rand(2, 1, 8, 8) - 0.5, ValueError, r"\[0, 1\]"),
+        (torch.full((2, 1, 8, 8), float("nan")), ValueError, r"\[0, 1\]"),
+    ],
+    ids=["list", "uint8", "3d", "wrong-size", "wrong-channels", "0-255", "negative", "nan"],
+)
 def test_bad_images_are_refused_naming_the_argument(dae_factory, images, error, match):
     with pytest.raises(error, match=match) as info:
         dae_factory().denoise(images)
@@ -102,6 +107,7 @@ def test_repr_shows_the_config(dae_factory):
 
 # -- config -------------------------------------------------------------------------------------
 
+
 def test_defaults_and_parameter_estimate_is_exact():
     model = DenoisingAutoencoder()
     assert model.config == {"channels": 1, "image_size": 28, "width": 32}
@@ -109,16 +115,20 @@ def test_defaults_and_parameter_estimate_is_exact():
         assert DenoisingAutoencoder.estimate_parameters(config) == count_parameters(DenoisingAutoencoder(**config))
 
 
-@pytest.mark.parametrize("override, error, key", [
-    ({"num_classes": 3}, ValueError, "num_classes"),
-    ({"latent_dim": 8}, ValueError, "latent_dim"),
-    ({"image_size": 10}, ValueError, "multiple of 4"),
-    ({"image_size": 4}, ValueError, "image_size"),
-    ({"channels": True}, TypeError, "channels"),
-    ({"channels": 5}, ValueError, "channels"),
-    ({"width": 0}, ValueError, "width"),
-    ({"width": 8.0}, TypeError, "width"),
-], ids=lambda v: "-".join(f"{k}={v[k]!r}" for k in v) if isinstance(v, dict) else str(v))
+@pytest.mark.parametrize(
+    "override, error, key",
+    [
+        ({"num_classes": 3}, ValueError, "num_classes"),
+        ({"latent_dim": 8}, ValueError, "latent_dim"),
+        ({"image_size": 10}, ValueError, "multiple of 4"),
+        ({"image_size": 4}, ValueError, "image_size"),
+        ({"channels": True}, TypeError, "channels"),
+        ({"channels": 5}, ValueError, "channels"),
+        ({"width": 0}, ValueError, "width"),
+        ({"width": 8.0}, TypeError, "width"),
+    ],
+    ids=lambda v: "-".join(f"{k}={v[k]!r}" for k in v) if isinstance(v, dict) else str(v),
+)
 def test_bad_config_is_refused_naming_the_key(override, error, key):
     with pytest.raises(error, match=key):
         DenoisingAutoencoder(**{"channels": 1, "image_size": 8, "width": 8, **override})
@@ -130,6 +140,7 @@ def test_huge_width_is_refused_before_allocating():
 
 
 # -- registry and bundles -----------------------------------------------------------------------
+
 
 def test_registered_as_a_model_but_not_a_generator():
     assert "dae" in synthaug.available_models()
@@ -163,12 +174,16 @@ def test_from_pretrained_checks_the_class(dae_factory, generator_factory, tmp_pa
         DenoisingAutoencoder.from_pretrained(tmp_path / "cgan")
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda c: c.update(num_classes=3), "num_classes"),
-    (lambda c: c.update(image_size=10), "image_size"),
-    (lambda c: c.update(width="8"), "width"),
-    (lambda c: c.update(width=1024, channels=4, image_size=256), "parameters"),
-], ids=["foreign-key", "image_size-10", "width-str", "huge"])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda c: c.update(num_classes=3), "num_classes"),
+        (lambda c: c.update(image_size=10), "image_size"),
+        (lambda c: c.update(width="8"), "width"),
+        (lambda c: c.update(width=1024, channels=4, image_size=256), "parameters"),
+    ],
+    ids=["foreign-key", "image_size-10", "width-str", "huge"],
+)
 def test_bad_bundle_config_is_refused_naming_file_and_key(dae_factory, tmp_path, edit, expected):
     dae_factory().save_pretrained(tmp_path)
     document = json.loads((tmp_path / "config.json").read_text())

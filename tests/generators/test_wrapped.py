@@ -31,15 +31,18 @@ class LabelEcho(nn.Module):
 LABELS = torch.tensor([0, 1, 2])
 
 
-@pytest.mark.parametrize("value, output_range, expected", [
-    (0.0, (-1.0, 1.0), 0.5),
-    (-1.0, (-1.0, 1.0), 0.0),
-    (1.0, (-1.0, 1.0), 1.0),
-    (0.25, (0.0, 1.0), 0.25),
-    (5.0, (-1.0, 1.0), 1.0),   # clamped
-    (-7.0, (0.0, 1.0), 0.0),   # clamped
-    (float("nan"), (0.0, 1.0), 0.5),
-])
+@pytest.mark.parametrize(
+    "value, output_range, expected",
+    [
+        (0.0, (-1.0, 1.0), 0.5),
+        (-1.0, (-1.0, 1.0), 0.0),
+        (1.0, (-1.0, 1.0), 1.0),
+        (0.25, (0.0, 1.0), 0.25),
+        (5.0, (-1.0, 1.0), 1.0),  # clamped
+        (-7.0, (0.0, 1.0), 0.0),  # clamped
+        (float("nan"), (0.0, 1.0), 0.5),
+    ],
+)
 def test_output_range_is_rescaled_to_0_1(value, output_range, expected):
     gen = synthaug.wrap(Constant(value), num_classes=3, image_shape=(1, 8, 8), latent_dim=4, output_range=output_range)
     images = gen.sample(LABELS, generator=torch.Generator().manual_seed(0))
@@ -73,19 +76,22 @@ def test_sampling_does_not_change_the_wrapped_modules_mode(generator_factory):
     assert all(not m.training for m in user_net.modules())
 
 
-@pytest.mark.parametrize("kwargs, error, key", [
-    (dict(module="not a module"), TypeError, "module"),
-    (dict(image_shape=(8, 8)), ValueError, "image_shape"),
-    (dict(image_shape=(1, 8, 0)), ValueError, "image_shape"),
-    (dict(image_shape=(1, 8.0, 8)), ValueError, "image_shape"),
-    (dict(output_range=(1.0, 1.0)), ValueError, "output_range"),
-    (dict(output_range=(1.0, -1.0)), ValueError, "output_range"),
-    (dict(output_range="ab"), TypeError, "output_range"),
-    (dict(output_range=None), TypeError, "output_range"),
-    (dict(num_classes=0), ValueError, "num_classes"),
-    (dict(latent_dim="4"), TypeError, "latent_dim"),
-    (dict(class_names=["a", "b"]), ValueError, "class_names"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, key",
+    [
+        (dict(module="not a module"), TypeError, "module"),
+        (dict(image_shape=(8, 8)), ValueError, "image_shape"),
+        (dict(image_shape=(1, 8, 0)), ValueError, "image_shape"),
+        (dict(image_shape=(1, 8.0, 8)), ValueError, "image_shape"),
+        (dict(output_range=(1.0, 1.0)), ValueError, "output_range"),
+        (dict(output_range=(1.0, -1.0)), ValueError, "output_range"),
+        (dict(output_range="ab"), TypeError, "output_range"),
+        (dict(output_range=None), TypeError, "output_range"),
+        (dict(num_classes=0), ValueError, "num_classes"),
+        (dict(latent_dim="4"), TypeError, "latent_dim"),
+        (dict(class_names=["a", "b"]), ValueError, "class_names"),
+    ],
+)
 def test_bad_wrap_arguments(kwargs, error, key):
     args = dict(module=Constant(0.0), num_classes=3, image_shape=(1, 8, 8), latent_dim=4)
     with pytest.raises(error, match=key):

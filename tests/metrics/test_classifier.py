@@ -43,8 +43,9 @@ def test_accuracy_counts_exactly(trained, pattern_test_data):
 
 def test_training_is_deterministic_for_a_seed(pattern_data, pattern_test_data):
     def logits(seed):
-        model = train_classifier(pattern_data.as_dataset(), 3, (1, 8, 8), steps=3, batch_size=16, seed=seed,
-                                 progress=False)
+        model = train_classifier(
+            pattern_data.as_dataset(), 3, (1, 8, 8), steps=3, batch_size=16, seed=seed, progress=False
+        )
         with torch.no_grad():
             return model(pattern_test_data.images)
 

@@ -49,8 +49,10 @@ def test_a_mix_with_params_is_used_as_given(dae_factory, pattern_test_data):
     mild = CorruptionMix(["gaussian"], params={"gaussian": {"sigma": 0.05}})
     strong = CorruptionMix(["gaussian"], params={"gaussian": {"sigma": 0.5}})
     dae, clean = dae_factory(), pattern_test_data.images
-    assert denoising_report(dae, clean, mild)["gaussian"]["psnr_noisy"] > \
-        denoising_report(dae, clean, strong)["gaussian"]["psnr_noisy"] + 10
+    assert (
+        denoising_report(dae, clean, mild)["gaussian"]["psnr_noisy"]
+        > denoising_report(dae, clean, strong)["gaussian"]["psnr_noisy"] + 10
+    )
 
 
 def test_image_quality_of_identical_and_shifted_images():
@@ -66,15 +68,19 @@ def test_ssim_window_fits_small_images(side, kernel):
     assert ssim_window(side, side)[0] == kernel
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(dae="model"), TypeError, "DenoisingAutoencoder"),
-    (dict(clean_images=torch.rand(3, 1, 12, 12)), ValueError, "clean_images"),
-    (dict(clean_images=torch.rand(3, 1, 8, 8) * 2), ValueError, "clean_images"),
-    (dict(clean_images=torch.rand(0, 1, 8, 8)), ValueError, "clean_images"),
-    (dict(corruptions=["speckle"]), ValueError, "speckle"),
-    (dict(seed=-1), ValueError, "seed"),
-    (dict(batch_size=0), ValueError, "batch_size"),
-], ids=["not-a-dae", "wrong-shape", "out-of-range", "empty", "unknown-corruption", "seed", "batch_size"])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(dae="model"), TypeError, "DenoisingAutoencoder"),
+        (dict(clean_images=torch.rand(3, 1, 12, 12)), ValueError, "clean_images"),
+        (dict(clean_images=torch.rand(3, 1, 8, 8) * 2), ValueError, "clean_images"),
+        (dict(clean_images=torch.rand(0, 1, 8, 8)), ValueError, "clean_images"),
+        (dict(corruptions=["speckle"]), ValueError, "speckle"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+    ],
+    ids=["not-a-dae", "wrong-shape", "out-of-range", "empty", "unknown-corruption", "seed", "batch_size"],
+)
 def test_bad_arguments_are_refused(dae_factory, kwargs, error, match):
     arguments = dict(dae=dae_factory(), clean_images=torch.rand(3, 1, 8, 8))
     arguments.update(kwargs)
@@ -83,7 +89,9 @@ def test_bad_arguments_are_refused(dae_factory, kwargs, error, match):
 
 
 def test_report_table():
-    row = dict(psnr_noisy=15.0, psnr_denoised=22.5, mse_noisy=0.03, mse_denoised=0.006, ssim_noisy=0.6, ssim_denoised=0.9)
+    row = dict(
+        psnr_noisy=15.0, psnr_denoised=22.5, mse_noisy=0.03, mse_denoised=0.006, ssim_noisy=0.6, ssim_denoised=0.9
+    )
     lines = report_table({"gaussian": row, "blur": row}).splitlines()
     assert lines[0] == "| corruption | PSNR noisy | PSNR denoised | gain | SSIM noisy | SSIM denoised |"
     assert lines[2] == "| gaussian | 15.00 dB | 22.50 dB | +7.50 dB | 0.600 | 0.900 |"

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from synthaug.metrics.distribution import (
-    KID_SUBSET_SIZE, frechet_distance_from_features, kernel_distance_from_features, kid_subset_size,
+    KID_SUBSET_SIZE,
+    frechet_distance_from_features,
+    kernel_distance_from_features,
+    kid_subset_size,
 )
 from synthaug.metrics.fidelity import frechet_distance, kernel_distance
 
@@ -65,14 +68,18 @@ def test_kid_is_seeded_and_leaves_the_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), state)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: frechet_distance_from_features(gaussian(1), gaussian(5)), "at least 2"),
-    (lambda: kernel_distance_from_features(gaussian(5), gaussian(1)), "at least 2"),
-    (lambda: frechet_distance_from_features(gaussian(5, dim=3), gaussian(5)), "same width"),
-    (lambda: kernel_distance_from_features(gaussian(5)[0], gaussian(5)), r"\[N, F\]"),
-    (lambda: kernel_distance_from_features(gaussian(5), gaussian(5), subset_size=1), "subset_size"),
-    (lambda: kernel_distance_from_features(gaussian(5), gaussian(5), subsets=0), "subsets"),
-], ids=["fd-one", "kid-one", "width", "rank", "subset-1", "subsets-0"])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: frechet_distance_from_features(gaussian(1), gaussian(5)), "at least 2"),
+        (lambda: kernel_distance_from_features(gaussian(5), gaussian(1)), "at least 2"),
+        (lambda: frechet_distance_from_features(gaussian(5, dim=3), gaussian(5)), "same width"),
+        (lambda: kernel_distance_from_features(gaussian(5)[0], gaussian(5)), r"\[N, F\]"),
+        (lambda: kernel_distance_from_features(gaussian(5), gaussian(5), subset_size=1), "subset_size"),
+        (lambda: kernel_distance_from_features(gaussian(5), gaussian(5), subsets=0), "subsets"),
+    ],
+    ids=["fd-one", "kid-one", "width", "rank", "subset-1", "subsets-0"],
+)
 def test_bad_input_is_refused(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -28,7 +28,9 @@ class ReplayGenerator:
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         picks = []
         for label in labels.tolist():
-            candidates = torch.arange(len(self.pool)) if self.shuffled else torch.nonzero(self.pool.labels == label)[:, 0]
+            candidates = (
+                torch.arange(len(self.pool)) if self.shuffled else torch.nonzero(self.pool.labels == label)[:, 0]
+            )
             picks.append(candidates[torch.randint(len(candidates), (1,), generator=generator)])
         return self.pool.images[torch.cat(picks)].clone()
 
@@ -103,8 +105,14 @@ def test_report_structure_and_settings(faithful, real):
     _, report = faithful
     assert report["settings"]["num_samples"] == 90 and report["settings"]["num_per_class"] == 30
     assert report["settings"]["reference_size"] == 90
-    assert report["data"] == {"name": "patterns", "num_train": 120, "num_test": 45, "image_shape": [1, 8, 8],
-                              "class_names": NAMES, "test_class_counts": [15, 15, 15]}
+    assert report["data"] == {
+        "name": "patterns",
+        "num_train": 120,
+        "num_test": 45,
+        "image_shape": [1, 8, 8],
+        "class_names": NAMES,
+        "test_class_counts": [15, 15, 15],
+    }
     assert report["overall"]["kid_subset_size"] == 45  # min(1000, 45 test, 90 samples)
     assert [row["kid_subset_size"] for row in report["per_class"]] == [15, 15, 15]
     assert [row["class"] for row in report["per_class"]] == NAMES
@@ -127,11 +135,15 @@ def test_the_samples_are_seeded(real, pattern_factory, cache):
     assert math.isnan(small["per_class"][0]["frechet_distance"]) and math.isnan(small["per_class"][0]["kid"])
 
 
-@pytest.mark.parametrize("change, error, match", [
-    (lambda g: setattr(g, "num_classes", 4), ValueError, "4 classes"),
-    (lambda g: setattr(g, "image_shape", (3, 8, 8)), ValueError, "image"),
-    (lambda g: setattr(g, "class_names", ["top", "left", "right"]), ValueError, "wrong classes"),
-], ids=["classes", "shape", "class-order"])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda g: setattr(g, "num_classes", 4), ValueError, "4 classes"),
+        (lambda g: setattr(g, "image_shape", (3, 8, 8)), ValueError, "image"),
+        (lambda g: setattr(g, "class_names", ["top", "left", "right"]), ValueError, "wrong classes"),
+    ],
+    ids=["classes", "shape", "class-order"],
+)
 def test_incompatible_generators_are_refused(change, error, match, real, pattern_factory, tmp_path):
     generator = ReplayGenerator(pattern_factory(5, seed=22))
     change(generator)
@@ -154,8 +166,14 @@ def test_bad_arguments_are_refused(real, pattern_factory, tmp_path):
 def test_write_report_files(faithful, tmp_path):
     generator, report = faithful
     files = write_report(report, tmp_path / "report", generator, title="Replay")
-    names = {"report.md", "report.json", "label_fidelity.png", "samples_class_00.png", "samples_class_01.png",
-             "samples_class_02.png"}
+    names = {
+        "report.md",
+        "report.json",
+        "label_fidelity.png",
+        "samples_class_00.png",
+        "samples_class_01.png",
+        "samples_class_02.png",
+    }
     assert set(files) == names == {p.name for p in (tmp_path / "report").iterdir()}
     for name in names - {"report.md", "report.json"}:
         with Image.open(files[name]) as image:

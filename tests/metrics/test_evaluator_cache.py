@@ -35,7 +35,9 @@ def data(pattern_factory) -> LabelledImages:
 
 
 def build(data, cache_dir, **kwargs):
-    return evaluator_classifier(data, 3, steps=kwargs.pop("steps", STEPS), cache_dir=cache_dir, progress=False, **kwargs)
+    return evaluator_classifier(
+        data, 3, steps=kwargs.pop("steps", STEPS), cache_dir=cache_dir, progress=False, **kwargs
+    )
 
 
 def test_second_call_loads_instead_of_training(data, tmp_path, trainings):
@@ -90,6 +92,7 @@ def test_an_unusable_cache_file_means_retraining_not_a_crash(damage, data, tmp_p
         path.write_bytes(other.path.read_bytes())
     else:  # an evaluator of another shape stored under this key
         from safetensors.torch import save_file
+
         save_file({"features.0.weight": torch.zeros(1)}, str(path), metadata={"key": first.key})
     trained = len(trainings)
     with caplog.at_level(logging.WARNING, logger="synthaug.metrics.evaluator_cache"):
@@ -97,7 +100,9 @@ def test_an_unusable_cache_file_means_retraining_not_a_crash(damage, data, tmp_p
     assert not again.from_cache and len(trainings) == trained + 1
     assert "unusable" in caplog.text
     assert build(data, tmp_path).from_cache  # the file was replaced by a good one
-    assert torch.equal(again.classifier(data.images[:3]), first.classifier(data.images[:3]))  # same recipe, same weights
+    assert torch.equal(
+        again.classifier(data.images[:3]), first.classifier(data.images[:3])
+    )  # same recipe, same weights
 
 
 def test_cache_dir_comes_from_the_argument_then_the_environment(data, tmp_path, monkeypatch, trainings):
@@ -126,5 +131,6 @@ def test_describe_names_the_feature_extractor(data, tmp_path):
 
 def test_empty_data_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at least one"):
-        evaluator_classifier(LabelledImages(torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long)), 3,
-                             cache_dir=tmp_path)
+        evaluator_classifier(
+            LabelledImages(torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long)), 3, cache_dir=tmp_path
+        )

@@ -9,7 +9,11 @@ import torch
 
 from synthaug.metrics.classifier import train_classifier
 from synthaug.metrics.fidelity import (
-    ClassifierFeatures, frechet_distance, intra_class_diversity, label_fidelity, predict,
+    ClassifierFeatures,
+    frechet_distance,
+    intra_class_diversity,
+    label_fidelity,
+    predict,
 )
 
 

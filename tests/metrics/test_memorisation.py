@@ -72,10 +72,14 @@ def test_the_reference_set_is_capped_with_a_seed(splits):
     assert a["num_reference"] == 50 and a == b
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"percentile": 0}, "percentile"), ({"max_reference": 0}, "max_reference"),
-    ({"labels": torch.zeros(3, dtype=torch.long)}, "one label"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"percentile": 0}, "percentile"),
+        ({"max_reference": 0}, "max_reference"),
+        ({"labels": torch.zeros(3, dtype=torch.long)}, "one label"),
+    ],
+)
 def test_bad_input_is_refused(splits, kwargs, match):
     train, test, fresh = splits
     with pytest.raises(ValueError, match=match):

@@ -56,6 +56,7 @@ def dead_pid() -> int:
 
 # -- kill -9 and --resume -------------------------------------------------------------------------
 
+
 def test_kill_9_at_random_points_then_resume_loses_nothing(tmp_path):
     """bench/kill_resume.py's loop, 3 cycles: the resumed run equals an uninterrupted one.
 
@@ -107,8 +108,13 @@ def test_resume_after_a_crash_cleans_up_and_logs_every_step_once(tmp_path, patte
     run = tmp_path / "b"
     CGANTrainer(tiny_cgan(), run, epochs=2, **SETTINGS).fit(data)  # the state a kill in epoch 3 leaves:
     with open(run / METRICS_NAME, "a") as log:  # steps of epoch 3 logged after the checkpoint of epoch 2
-        log.write(json.dumps({"step": 8, "epoch": 3, "seconds": 9.9, "loss_d": 1.0, "loss_g": 1.0}) + '\n{"step": 9, "ep')
-    for stale in (run / f".{CHECKPOINT_NAME}.{dead_pid()}.abc.tmp", run / "samples" / f".epoch_003.png.{dead_pid()}.d.tmp"):
+        log.write(
+            json.dumps({"step": 8, "epoch": 3, "seconds": 9.9, "loss_d": 1.0, "loss_g": 1.0}) + '\n{"step": 9, "ep'
+        )
+    for stale in (
+        run / f".{CHECKPOINT_NAME}.{dead_pid()}.abc.tmp",
+        run / "samples" / f".epoch_003.png.{dead_pid()}.d.tmp",
+    ):
         stale.write_bytes(b"half")
 
     resumed = CGANTrainer(tiny_cgan(seed=99), run, epochs=4, **SETTINGS).fit(data, resume=True)
@@ -122,6 +128,7 @@ def test_resume_after_a_crash_cleans_up_and_logs_every_step_once(tmp_path, patte
 
 
 # -- a full disk ----------------------------------------------------------------------------------
+
 
 def half_then_full(real):
     """A stand-in for ``real(obj, path, ...)`` that writes half of the file and then finds the disk full."""
@@ -194,6 +201,7 @@ def test_disk_full_while_saving_a_bundle_keeps_the_previous_bundle(tmp_path, mon
 
 # -- an export killed midway ----------------------------------------------------------------------
 
+
 def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -205,8 +213,21 @@ def test_an_export_killed_midway_leaves_the_previous_output(tmp_path):
     export_imagefolder(gen, out, num_samples=6, progress=False)
     previous = tree(out)
 
-    command = [sys.executable, "-m", "synthaug", "sample", str(bundle), "--out", str(out), "--format", "imagefolder",
-               "--n", "200000", "--force", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "synthaug",
+        "sample",
+        str(bundle),
+        "--out",
+        str(out),
+        "--format",
+        "imagefolder",
+        "--n",
+        "200000",
+        "--force",
+        "--no-progress",
+    ]
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
         deadline = time.monotonic() + 600
         while process.poll() is None and len(list(tmp_path.glob(".synth.*.tmp/*/*.png"))) < 200:

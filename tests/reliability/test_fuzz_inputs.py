@@ -21,18 +21,21 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import NUM_CLASSES, build_dae, build_generator
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import synthaug.albumentations as SA
-from conftest import NUM_CLASSES, build_dae, build_generator
 from synthaug.transforms import BatchSyntheticMix, Denoise, SyntheticReplace, VAEVariation
 
 SIZE = 8  # the tiny models' image side
 # 60 examples per test keeps the file at a few seconds of CPU; SYNTHAUG_FUZZ_EXAMPLES=1000 searches deeper.
-FUZZ = settings(max_examples=int(os.environ.get("SYNTHAUG_FUZZ_EXAMPLES", 60)), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("SYNTHAUG_FUZZ_EXAMPLES", 60)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 DTYPES = ("uint8", "float32", "float64", "int64", "bool")
 VALUES = ("unit", "out_of_range", "nan", "inf")
@@ -43,11 +46,11 @@ PIL_MODES = ("L", "RGB", "RGBA", "I", "F")
 class Spec:
     """How an input was made, so the test can say whether it is valid."""
 
-    kind: str                 # "tensor", "numpy", "pil" or "other"
-    shape: tuple[int, ...]    # the array's shape (PIL: (H, W))
+    kind: str  # "tensor", "numpy", "pil" or "other"
+    shape: tuple[int, ...]  # the array's shape (PIL: (H, W))
     dtype: str = "uint8"
     values: str = "unit"
-    mode: str = ""            # PIL mode
+    mode: str = ""  # PIL mode
 
     def layout(self, batch: bool) -> tuple[int, int, int] | None:
         """``(C, H, W)`` of one image of this input (``batch``: of a stack), or None if no layout fits."""
@@ -62,8 +65,9 @@ class Spec:
 
 
 @st.composite
-def image_inputs(draw, channels: int, kinds=("tensor", "numpy", "pil", "other"), ranks=(2, 3, 3, 4)
-                 ) -> tuple[Any, Spec]:
+def image_inputs(
+    draw, channels: int, kinds=("tensor", "numpy", "pil", "other"), ranks=(2, 3, 3, 4)
+) -> tuple[Any, Spec]:
     """An image input and its :class:`Spec`. Two in three are drawn near the form of a model for
     ``channels``-channel 8x8 images (uint8 or float in [0, 1]) so that valid inputs are common;
     the rest come from everything."""
@@ -101,8 +105,9 @@ def image_inputs(draw, channels: int, kinds=("tensor", "numpy", "pil", "other"),
         array = array > 0.5
     elif values != "unit":
         spot = tuple(int(rng.integers(0, n)) for n in shape)
-        array[spot] = {"out_of_range": draw(st.sampled_from([-2.0, 1.5, 3.0, 255.0])), "nan": np.nan,
-                       "inf": np.inf}[values]
+        array[spot] = {"out_of_range": draw(st.sampled_from([-2.0, 1.5, 3.0, 255.0])), "nan": np.nan, "inf": np.inf}[
+            values
+        ]
     array = array.astype(dtype)
     image = torch.from_numpy(array) if kind == "tensor" else array
     return image, Spec(kind, shape, dtype, values)
@@ -114,15 +119,20 @@ def valid_item(spec: Spec, model_shape: tuple[int, int, int], batch: bool = Fals
         return False
     if spec.kind == "pil":
         return spec.layout(False) == model_shape
-    return spec.dtype in ("uint8", "float32", "float64") and spec.values == "unit" \
-        and spec.layout(batch) == model_shape
+    return spec.dtype in ("uint8", "float32", "float64") and spec.values == "unit" and spec.layout(batch) == model_shape
 
 
 def label_values() -> st.SearchStrategy:
     """Class labels: valid ones (int, numpy int, 0-d tensor) half the time, then anything."""
     good, ints = st.integers(0, NUM_CLASSES - 1), st.integers(-1, NUM_CLASSES + 1)
-    return st.one_of(good, good.map(np.int64), good.map(torch.tensor), ints, ints.map(torch.tensor),
-                     st.sampled_from([1.0, None, "0", True, torch.tensor([0, 1]), torch.tensor(1.0)]))
+    return st.one_of(
+        good,
+        good.map(np.int64),
+        good.map(torch.tensor),
+        ints,
+        ints.map(torch.tensor),
+        st.sampled_from([1.0, None, "0", True, torch.tensor([0, 1]), torch.tensor(1.0)]),
+    )
 
 
 def valid_label(label: Any) -> bool:
@@ -139,9 +149,17 @@ def snapshot(image: Any) -> Any:
 
 def same_input(before: Any, after: Any) -> bool:
     if isinstance(before, torch.Tensor):
-        return before.dtype == after.dtype and before.shape == after.shape \
-            and bool(((before == after) | (before.isnan() & after.isnan()) if before.is_floating_point()
-                      else before == after).all())
+        return (
+            before.dtype == after.dtype
+            and before.shape == after.shape
+            and bool(
+                (
+                    (before == after) | (before.isnan() & after.isnan())
+                    if before.is_floating_point()
+                    else before == after
+                ).all()
+            )
+        )
     if isinstance(before, np.ndarray):
         return np.array_equal(before, after, equal_nan=before.dtype.kind == "f")
     if isinstance(before, Image.Image):
@@ -165,7 +183,9 @@ def assert_same_form(out: Any, image: Any) -> None:
 
 def check(run, image: Any, valid: bool) -> Any:
     """Call ``run()``; it must work when ``valid`` and raise ValueError/TypeError otherwise; never touch ``image``."""
-    event("valid input (must work)" if valid else "invalid input (must be refused)")  # shown by --hypothesis-show-statistics
+    event(
+        "valid input (must work)" if valid else "invalid input (must be refused)"
+    )  # shown by --hypothesis-show-statistics
     before = snapshot(image)
     try:
         out = run()
@@ -180,17 +200,25 @@ def check(run, image: Any, valid: bool) -> Any:
 
 # -- the models ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def models():
     """A generator, a cVAE and a DAE for 1 and for 3 channels (8x8, 3 classes)."""
-    return {c: {"gan": build_generator("cgan", channels=c), "cvae": build_generator("cvae", channels=c),
-                "dae": build_dae(channels=c)} for c in (1, 3)}
+    return {
+        c: {
+            "gan": build_generator("cgan", channels=c),
+            "cvae": build_generator("cvae", channels=c),
+            "dae": build_dae(channels=c),
+        }
+        for c in (1, 3)
+    }
 
 
 channels = st.sampled_from((1, 3))
 
 
 # -- torch-side transforms --------------------------------------------------------------------
+
 
 @FUZZ
 @given(data=st.data(), label=label_values(), c=channels, p=st.sampled_from((0.0, 1.0)))
@@ -217,8 +245,13 @@ def test_denoise(models, data, c):
 
 
 @FUZZ
-@given(data=st.data(), label=label_values(), batch_labels=st.integers(-1, NUM_CLASSES), c=channels,
-       p=st.sampled_from((0.0, 1.0)))
+@given(
+    data=st.data(),
+    label=label_values(),
+    batch_labels=st.integers(-1, NUM_CLASSES),
+    c=channels,
+    p=st.sampled_from((0.0, 1.0)),
+)
 def test_vae_variation(models, data, label, batch_labels, c, p):
     image, spec = data.draw(image_inputs(c), label="image")
     vary = VAEVariation(models[c]["cvae"], strength=0.5, p=p, seed=0)
@@ -235,9 +268,15 @@ def test_vae_variation(models, data, label, batch_labels, c, p):
 
 
 @FUZZ
-@given(data=st.data(), good_labels=st.booleans(), label_value=st.integers(-1, NUM_CLASSES),
-       label_dtype=st.sampled_from((torch.int64, torch.float32)), extra=st.integers(-1, 1), c=channels,
-       p=st.sampled_from((0.0, 0.5, 1.0)))
+@given(
+    data=st.data(),
+    good_labels=st.booleans(),
+    label_value=st.integers(-1, NUM_CLASSES),
+    label_dtype=st.sampled_from((torch.int64, torch.float32)),
+    extra=st.integers(-1, 1),
+    c=channels,
+    p=st.sampled_from((0.0, 0.5, 1.0)),
+)
 def test_batch_synthetic_mix(models, data, good_labels, label_value, label_dtype, extra, c, p):
     kinds = ("tensor", "tensor", "tensor", "numpy", "other")
     images, spec = data.draw(image_inputs(c, kinds=kinds, ranks=(4, 4, 3)), label="images")
@@ -246,8 +285,13 @@ def test_batch_synthetic_mix(models, data, good_labels, label_value, label_dtype
     n = len(images) + extra if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim else 1
     labels = torch.full((max(n, 0),), label_value, dtype=label_dtype)
     mix = BatchSyntheticMix(models[c]["gan"], p=p, seed=0)
-    valid = spec.kind == "tensor" and valid_item(spec, (c, SIZE, SIZE), batch=True) and extra == 0 \
-        and label_dtype == torch.int64 and 0 <= label_value < NUM_CLASSES
+    valid = (
+        spec.kind == "tensor"
+        and valid_item(spec, (c, SIZE, SIZE), batch=True)
+        and extra == 0
+        and label_dtype == torch.int64
+        and 0 <= label_value < NUM_CLASSES
+    )
     out = check(lambda: mix(images, labels), images, valid)
     if out is not None:
         assert out[1] is labels
@@ -255,6 +299,7 @@ def test_batch_synthetic_mix(models, data, good_labels, label_value, label_dtype
 
 
 # -- albumentations -----------------------------------------------------------------------------
+
 
 def albumentations_valid(spec: Spec, c: int) -> bool:
     """``image=``: one numpy [H, W] / [H, W, C] array; ``images=``: a stack [N, H, W(, C)]."""

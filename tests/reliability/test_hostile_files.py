@@ -17,9 +17,9 @@ import pickle
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
@@ -73,17 +73,20 @@ class Case:
 
 # -- bundle files ---------------------------------------------------------------------------------
 
+
 def edit_config(edit: Callable[[dict], object]) -> Callable[[Path, Path], None]:
     def tamper(folder: Path, marker: Path) -> None:
         document = json.loads((folder / "config.json").read_text())
         edit(document)
         (folder / "config.json").write_text(json.dumps(document))
+
     return tamper
 
 
 def write_config(text: bytes) -> Callable[[Path, Path], None]:
     def tamper(folder: Path, marker: Path) -> None:
         (folder / "config.json").write_bytes(text)
+
     return tamper
 
 
@@ -92,12 +95,14 @@ def replace_config_text(old: str, new: str) -> Callable[[Path, Path], None]:
         text = (folder / "config.json").read_text()
         assert old in text
         (folder / "config.json").write_text(text.replace(old, new))
+
     return tamper
 
 
 def write_weights(make: Callable[[Path, Path], bytes]) -> Callable[[Path, Path], None]:
     def tamper(folder: Path, marker: Path) -> None:
         (folder / "model.safetensors").write_bytes(make(folder, marker))
+
     return tamper
 
 
@@ -108,6 +113,7 @@ def weights_without_checksum(change: Callable[[dict], dict]) -> Callable[[Path, 
         state = {k: v.contiguous() for k, v in synthaug.load(folder).state_dict().items()}
         save_file(change(state), str(folder / "model.safetensors"))
         edit_config(lambda d: d.pop("weights_sha256"))(folder, marker)
+
     return tamper
 
 
@@ -123,6 +129,7 @@ def torch_saved(obj: object) -> Callable[[Path, Path], bytes]:
         data = path.read_bytes()
         path.unlink()
         return data
+
     return make
 
 
@@ -130,6 +137,7 @@ def symlink(name: str, target: str) -> Callable[[Path, Path], None]:
     def tamper(folder: Path, marker: Path) -> None:
         (folder / name).unlink()
         (folder / name).symlink_to(target)
+
     return tamper
 
 
@@ -137,6 +145,7 @@ def make_directory(name: str) -> Callable[[Path, Path], None]:
     def tamper(folder: Path, marker: Path) -> None:
         (folder / name).unlink()
         (folder / name).mkdir()
+
     return tamper
 
 
@@ -175,6 +184,7 @@ def newer_format(version: str | None) -> Callable[[dict], None]:
             document.pop("synthaug_version")
         else:
             document["synthaug_version"] = version
+
     return edit
 
 
@@ -184,91 +194,175 @@ NUMBER_5000_DIGITS = "9" * 5000
 
 BUNDLE_CASES = {
     # weights: pickles, torch checkpoints and malformed safetensors are never unpickled or trusted
-    "weights-pickle-os-system": Case("bundle", write_weights(lambda f, m: pickle.dumps(
-        {"generator.embed.weight": OsSystem(f"touch {m}")})), WEIGHTS, "not a readable safetensors file"),
-    "weights-pickle-open-file": Case("bundle", write_weights(lambda f, m: pickle.dumps(
-        {"generator.embed.weight": OpensFile(str(m))})), WEIGHTS, "not a readable safetensors file"),
-    "weights-torch-save-os-system": Case("bundle", write_weights(torch_saved(lambda m: {"w": OsSystem(f"touch {m}")})),
-                                         WEIGHTS, "not a readable safetensors file"),
-    "weights-torch-save-tensors": Case("bundle", write_weights(torch_saved({"generator.embed.weight": torch.zeros(3, 16)})),
-                                       WEIGHTS, "not a readable safetensors file"),
+    "weights-pickle-os-system": Case(
+        "bundle",
+        write_weights(lambda f, m: pickle.dumps({"generator.embed.weight": OsSystem(f"touch {m}")})),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
+    "weights-pickle-open-file": Case(
+        "bundle",
+        write_weights(lambda f, m: pickle.dumps({"generator.embed.weight": OpensFile(str(m))})),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
+    "weights-torch-save-os-system": Case(
+        "bundle",
+        write_weights(torch_saved(lambda m: {"w": OsSystem(f"touch {m}")})),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
+    "weights-torch-save-tensors": Case(
+        "bundle",
+        write_weights(torch_saved({"generator.embed.weight": torch.zeros(3, 16)})),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
     "weights-empty": Case("bundle", write_weights(lambda f, m: b""), WEIGHTS, "not a readable safetensors file"),
-    "weights-truncated-header": Case("bundle", write_weights(lambda f, m: (f / WEIGHTS).read_bytes()[:100]),
-                                     WEIGHTS, "not a readable safetensors file"),
-    "weights-truncated-data": Case("bundle", write_weights(lambda f, m: (f / WEIGHTS).read_bytes()[:-64]),
-                                   WEIGHTS, "safetensors"),
-    "weights-header-length-huge": Case("bundle", write_weights(lambda f, m: safetensors_header({}, length=10**15)),
-                                       WEIGHTS, "not a readable safetensors file"),
-    "weights-header-not-json": Case("bundle", write_weights(lambda f, m: struct.pack("<Q", 8) + b"\x80\x04K\x01.abc"),
-                                    WEIGHTS, "not a readable safetensors file"),
-    "weights-offsets-out-of-file": Case("bundle", write_weights(lambda f, m: safetensors_header(
-        {"generator.embed.weight": {"dtype": "F32", "shape": [3, 16], "data_offsets": [0, 10**12]}})),
-        WEIGHTS, "not a readable safetensors file"),
+    "weights-truncated-header": Case(
+        "bundle",
+        write_weights(lambda f, m: (f / WEIGHTS).read_bytes()[:100]),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
+    "weights-truncated-data": Case(
+        "bundle", write_weights(lambda f, m: (f / WEIGHTS).read_bytes()[:-64]), WEIGHTS, "safetensors"
+    ),
+    "weights-header-length-huge": Case(
+        "bundle",
+        write_weights(lambda f, m: safetensors_header({}, length=10**15)),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
+    "weights-header-not-json": Case(
+        "bundle",
+        write_weights(lambda f, m: struct.pack("<Q", 8) + b"\x80\x04K\x01.abc"),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
+    "weights-offsets-out-of-file": Case(
+        "bundle",
+        write_weights(
+            lambda f, m: safetensors_header(
+                {"generator.embed.weight": {"dtype": "F32", "shape": [3, 16], "data_offsets": [0, 10**12]}}
+            )
+        ),
+        WEIGHTS,
+        "not a readable safetensors file",
+    ),
     "weights-wrong-shapes": Case("bundle", wide_weights, WEIGHTS, "the config needs"),
-    "weights-wrong-dtypes": Case("bundle", weights_without_checksum(
-        lambda s: {k: v.double() if v.is_floating_point() else v for k, v in s.items()}), WEIGHTS, "torch.float64"),
-    "weights-missing-tensor": Case("bundle", weights_without_checksum(lambda s: dict(sorted(s.items())[1:])),
-                                   WEIGHTS, "missing"),
-    "weights-extra-tensor": Case("bundle", weights_without_checksum(lambda s: {**s, "backdoor": torch.zeros(1)}),
-                                 WEIGHTS, "unexpected ['backdoor']"),
+    "weights-wrong-dtypes": Case(
+        "bundle",
+        weights_without_checksum(lambda s: {k: v.double() if v.is_floating_point() else v for k, v in s.items()}),
+        WEIGHTS,
+        "torch.float64",
+    ),
+    "weights-missing-tensor": Case(
+        "bundle", weights_without_checksum(lambda s: dict(sorted(s.items())[1:])), WEIGHTS, "missing"
+    ),
+    "weights-extra-tensor": Case(
+        "bundle",
+        weights_without_checksum(lambda s: {**s, "backdoor": torch.zeros(1)}),
+        WEIGHTS,
+        "unexpected ['backdoor']",
+    ),
     "weights-changed-values": Case("bundle", other_weights, WEIGHTS, "SHA-256"),
     "weights-missing": Case("bundle", remove(WEIGHTS), WEIGHTS, "file not found"),
     "weights-directory": Case("bundle", make_directory(WEIGHTS), WEIGHTS, "not a regular file"),
     "weights-symlink-to-device": Case("bundle", symlink(WEIGHTS, "/dev/zero"), WEIGHTS, "not a regular file"),
     # config.json: only validated JSON; nothing named in it is imported
-    "config-model_type-unknown": Case("bundle", edit_config(lambda d: d.update(model_type="stylegan9")),
-                                      CONFIG, "unknown model_type 'stylegan9'; known: cgan, cvae"),
-    "config-model_type-python-path": Case("bundle", edit_config(lambda d: d.update(model_type="os.system")),
-                                          CONFIG, "unknown model_type 'os.system'"),
-    "config-model_type-class-path": Case("bundle", edit_config(
-        lambda d: d.update(model_type="synthaug.generators.cgan.ConditionalGAN")), CONFIG, "unknown model_type"),
-    "config-model_type-list": Case("bundle", edit_config(lambda d: d.update(model_type=["cgan"])),
-                                   CONFIG, "'model_type' must be str"),
-    "config-extra-top-level-key": Case("bundle", edit_config(lambda d: d.update(__reduce__="os.system")),
-                                       CONFIG, "unknown key(s) ['__reduce__']"),
+    "config-model_type-unknown": Case(
+        "bundle",
+        edit_config(lambda d: d.update(model_type="stylegan9")),
+        CONFIG,
+        "unknown model_type 'stylegan9'; known: cgan, cvae",
+    ),
+    "config-model_type-python-path": Case(
+        "bundle", edit_config(lambda d: d.update(model_type="os.system")), CONFIG, "unknown model_type 'os.system'"
+    ),
+    "config-model_type-class-path": Case(
+        "bundle",
+        edit_config(lambda d: d.update(model_type="synthaug.generators.cgan.ConditionalGAN")),
+        CONFIG,
+        "unknown model_type",
+    ),
+    "config-model_type-list": Case(
+        "bundle", edit_config(lambda d: d.update(model_type=["cgan"])), CONFIG, "'model_type' must be str"
+    ),
+    "config-extra-top-level-key": Case(
+        "bundle", edit_config(lambda d: d.update(__reduce__="os.system")), CONFIG, "unknown key(s) ['__reduce__']"
+    ),
     "config-extra-model-key": Case("bundle", edit_config(lambda d: d["config"].update(colour=3)), CONFIG, "colour"),
     "config-missing-model_type": Case("bundle", edit_config(lambda d: d.pop("model_type")), CONFIG, "model_type"),
     "config-missing-config": Case("bundle", edit_config(lambda d: d.pop("config")), CONFIG, "'config'"),
-    "config-missing-format_version": Case("bundle", edit_config(lambda d: d.pop("format_version")),
-                                          CONFIG, "format_version"),
-    "config-missing-num_classes": Case("bundle", edit_config(lambda d: d["config"].pop("num_classes")),
-                                       CONFIG, "num_classes"),
-    "config-config-is-list": Case("bundle", edit_config(lambda d: d.update(config=[1, 2])), CONFIG, "'config' must be dict"),
-    "config-format_version-str": Case("bundle", edit_config(lambda d: d.update(format_version="1")),
-                                      CONFIG, "format_version"),
-    "config-format_version-bool": Case("bundle", edit_config(lambda d: d.update(format_version=True)),
-                                       CONFIG, "format_version"),
+    "config-missing-format_version": Case(
+        "bundle", edit_config(lambda d: d.pop("format_version")), CONFIG, "format_version"
+    ),
+    "config-missing-num_classes": Case(
+        "bundle", edit_config(lambda d: d["config"].pop("num_classes")), CONFIG, "num_classes"
+    ),
+    "config-config-is-list": Case(
+        "bundle", edit_config(lambda d: d.update(config=[1, 2])), CONFIG, "'config' must be dict"
+    ),
+    "config-format_version-str": Case(
+        "bundle", edit_config(lambda d: d.update(format_version="1")), CONFIG, "format_version"
+    ),
+    "config-format_version-bool": Case(
+        "bundle", edit_config(lambda d: d.update(format_version=True)), CONFIG, "format_version"
+    ),
     "config-format_version-0": Case("bundle", edit_config(lambda d: d.update(format_version=0)), CONFIG, ">= 1"),
     "config-format_version-newer": Case("bundle", edit_config(newer_format("9.1.0")), CONFIG, "needs synthaug>=9.1.0"),
-    "config-format_version-newer-unrecorded": Case("bundle", edit_config(newer_format(None)),
-                                                   CONFIG, "needs a newer synthaug"),
-    "config-synthaug_version-dict": Case("bundle", edit_config(lambda d: d.update(synthaug_version={"x": 1})),
-                                         CONFIG, "'synthaug_version' must be str"),
-    "config-weights_sha256-int": Case("bundle", edit_config(lambda d: d.update(weights_sha256=5)),
-                                      CONFIG, "'weights_sha256' must be str"),
-    "config-latent_dim-1e9": Case("bundle", edit_config(lambda d: d["config"].update(latent_dim=10**9)),
-                                  CONFIG, "latent_dim must be in [1, 4096]"),
-    "config-sizes-too-many-parameters": Case("bundle", edit_config(
-        lambda d: d["config"].update(width=1024, latent_dim=4096, image_size=256)), CONFIG, "parameters"),
-    "config-num_classes-1e12": Case("bundle", edit_config(lambda d: d["config"].update(num_classes=10**12)),
-                                    CONFIG, "num_classes"),
-    "config-latent_dim-5000-digits": Case("bundle", replace_config_text('"latent_dim": 8', f'"latent_dim": {NUMBER_5000_DIGITS}'),
-                                          CONFIG, "not valid JSON"),
-    "config-latent_dim-str": Case("bundle", edit_config(lambda d: d["config"].update(latent_dim="8")),
-                                  CONFIG, "latent_dim must be an int"),
-    "config-latent_dim-float": Case("bundle", edit_config(lambda d: d["config"].update(latent_dim=8.0)),
-                                    CONFIG, "latent_dim must be an int"),
-    "config-latent_dim-nan": Case("bundle", replace_config_text('"latent_dim": 8', '"latent_dim": NaN'),
-                                  CONFIG, "latent_dim must be an int"),
-    "config-latent_dim-negative": Case("bundle", edit_config(lambda d: d["config"].update(latent_dim=-8)),
-                                       CONFIG, "latent_dim must be in"),
-    "config-channels-bool": Case("bundle", edit_config(lambda d: d["config"].update(channels=True)), CONFIG, "channels"),
-    "config-image_size-not-multiple-of-4": Case("bundle", edit_config(lambda d: d["config"].update(image_size=10)),
-                                                CONFIG, "image_size must be a multiple of 4"),
-    "config-class_names-wrong-length": Case("bundle", edit_config(lambda d: d["config"].update(class_names=["a"])),
-                                            CONFIG, "class_names"),
-    "config-class_names-not-strings": Case("bundle", edit_config(lambda d: d["config"].update(class_names=[1, 2, 3])),
-                                           CONFIG, "class_names"),
+    "config-format_version-newer-unrecorded": Case(
+        "bundle", edit_config(newer_format(None)), CONFIG, "needs a newer synthaug"
+    ),
+    "config-synthaug_version-dict": Case(
+        "bundle", edit_config(lambda d: d.update(synthaug_version={"x": 1})), CONFIG, "'synthaug_version' must be str"
+    ),
+    "config-weights_sha256-int": Case(
+        "bundle", edit_config(lambda d: d.update(weights_sha256=5)), CONFIG, "'weights_sha256' must be str"
+    ),
+    "config-latent_dim-1e9": Case(
+        "bundle", edit_config(lambda d: d["config"].update(latent_dim=10**9)), CONFIG, "latent_dim must be in [1, 4096]"
+    ),
+    "config-sizes-too-many-parameters": Case(
+        "bundle",
+        edit_config(lambda d: d["config"].update(width=1024, latent_dim=4096, image_size=256)),
+        CONFIG,
+        "parameters",
+    ),
+    "config-num_classes-1e12": Case(
+        "bundle", edit_config(lambda d: d["config"].update(num_classes=10**12)), CONFIG, "num_classes"
+    ),
+    "config-latent_dim-5000-digits": Case(
+        "bundle",
+        replace_config_text('"latent_dim": 8', f'"latent_dim": {NUMBER_5000_DIGITS}'),
+        CONFIG,
+        "not valid JSON",
+    ),
+    "config-latent_dim-str": Case(
+        "bundle", edit_config(lambda d: d["config"].update(latent_dim="8")), CONFIG, "latent_dim must be an int"
+    ),
+    "config-latent_dim-float": Case(
+        "bundle", edit_config(lambda d: d["config"].update(latent_dim=8.0)), CONFIG, "latent_dim must be an int"
+    ),
+    "config-latent_dim-nan": Case(
+        "bundle", replace_config_text('"latent_dim": 8', '"latent_dim": NaN'), CONFIG, "latent_dim must be an int"
+    ),
+    "config-latent_dim-negative": Case(
+        "bundle", edit_config(lambda d: d["config"].update(latent_dim=-8)), CONFIG, "latent_dim must be in"
+    ),
+    "config-channels-bool": Case(
+        "bundle", edit_config(lambda d: d["config"].update(channels=True)), CONFIG, "channels"
+    ),
+    "config-image_size-not-multiple-of-4": Case(
+        "bundle", edit_config(lambda d: d["config"].update(image_size=10)), CONFIG, "image_size must be a multiple of 4"
+    ),
+    "config-class_names-wrong-length": Case(
+        "bundle", edit_config(lambda d: d["config"].update(class_names=["a"])), CONFIG, "class_names"
+    ),
+    "config-class_names-not-strings": Case(
+        "bundle", edit_config(lambda d: d["config"].update(class_names=[1, 2, 3])), CONFIG, "class_names"
+    ),
     "config-not-json": Case("bundle", write_config(b"{not json"), CONFIG, "not valid JSON"),
     "config-empty": Case("bundle", write_config(b""), CONFIG, "not valid JSON"),
     "config-not-utf8": Case("bundle", write_config(b"\xff\xfe{}"), CONFIG, "not valid JSON"),
@@ -287,9 +381,11 @@ BUNDLE_CASES = {
 
 # -- resume checkpoints ---------------------------------------------------------------------------
 
+
 def write_checkpoint(make: Callable[[Path, Path], bytes]) -> Callable[[Path, Path], None]:
     def tamper(folder: Path, marker: Path) -> None:
         (folder / CHECKPOINT_NAME).write_bytes(make(folder, marker))
+
     return tamper
 
 
@@ -298,6 +394,7 @@ def edit_checkpoint(edit: Callable[[dict], object]) -> Callable[[Path, Path], No
         state = torch.load(folder / CHECKPOINT_NAME, weights_only=True)
         edit(state)
         torch.save(state, folder / CHECKPOINT_NAME)
+
     return tamper
 
 
@@ -313,37 +410,81 @@ def wide_model_state(state: dict) -> None:
 
 
 CHECKPOINT_CASES = {
-    "checkpoint-pickle-os-system": Case("checkpoint", write_checkpoint(lambda f, m: pickle.dumps(
-        {"trainer": "CGANTrainer", "x": OsSystem(f"touch {m}")})), CHECKPOINT_NAME, "cannot read checkpoint"),
-    "checkpoint-torch-save-os-system": Case("checkpoint", write_checkpoint(checkpoint_with_payload),
-                                            CHECKPOINT_NAME, "could run code and are never loaded (it names posix.system)"),
-    "checkpoint-torch-save-open-file": Case("checkpoint", write_checkpoint(
-        torch_saved(lambda m: {"trainer": "CGANTrainer", "x": OpensFile(str(m))})), CHECKPOINT_NAME, "it names io.open"),
+    "checkpoint-pickle-os-system": Case(
+        "checkpoint",
+        write_checkpoint(lambda f, m: pickle.dumps({"trainer": "CGANTrainer", "x": OsSystem(f"touch {m}")})),
+        CHECKPOINT_NAME,
+        "cannot read checkpoint",
+    ),
+    "checkpoint-torch-save-os-system": Case(
+        "checkpoint",
+        write_checkpoint(checkpoint_with_payload),
+        CHECKPOINT_NAME,
+        "could run code and are never loaded (it names posix.system)",
+    ),
+    "checkpoint-torch-save-open-file": Case(
+        "checkpoint",
+        write_checkpoint(torch_saved(lambda m: {"trainer": "CGANTrainer", "x": OpensFile(str(m))})),
+        CHECKPOINT_NAME,
+        "it names io.open",
+    ),
     "checkpoint-empty": Case("checkpoint", write_checkpoint(lambda f, m: b""), CHECKPOINT_NAME, "the file is empty"),
-    "checkpoint-truncated": Case("checkpoint", write_checkpoint(lambda f, m: (f / CHECKPOINT_NAME).read_bytes()[:500]),
-                                 CHECKPOINT_NAME, "cannot read checkpoint"),
-    "checkpoint-not-a-dict": Case("checkpoint", write_checkpoint(torch_saved([1, 2, 3])), CHECKPOINT_NAME, "holds a list"),
-    "checkpoint-other-trainer": Case("checkpoint", edit_checkpoint(lambda s: s.update(trainer="CVAETrainer")),
-                                     CHECKPOINT_NAME, "written by 'CVAETrainer'"),
-    "checkpoint-newer-format": Case("checkpoint", edit_checkpoint(
-        lambda s: s.update(format_version=2, synthaug_version="9.1.0")), CHECKPOINT_NAME, "needs synthaug>=9.1.0"),
+    "checkpoint-truncated": Case(
+        "checkpoint",
+        write_checkpoint(lambda f, m: (f / CHECKPOINT_NAME).read_bytes()[:500]),
+        CHECKPOINT_NAME,
+        "cannot read checkpoint",
+    ),
+    "checkpoint-not-a-dict": Case(
+        "checkpoint", write_checkpoint(torch_saved([1, 2, 3])), CHECKPOINT_NAME, "holds a list"
+    ),
+    "checkpoint-other-trainer": Case(
+        "checkpoint",
+        edit_checkpoint(lambda s: s.update(trainer="CVAETrainer")),
+        CHECKPOINT_NAME,
+        "written by 'CVAETrainer'",
+    ),
+    "checkpoint-newer-format": Case(
+        "checkpoint",
+        edit_checkpoint(lambda s: s.update(format_version=2, synthaug_version="9.1.0")),
+        CHECKPOINT_NAME,
+        "needs synthaug>=9.1.0",
+    ),
     "checkpoint-step-str": Case("checkpoint", edit_checkpoint(lambda s: s.update(step="7")), CHECKPOINT_NAME, "'step'"),
-    "checkpoint-epoch-negative": Case("checkpoint", edit_checkpoint(lambda s: s.update(epoch=-1)),
-                                      CHECKPOINT_NAME, "'epoch'"),
+    "checkpoint-epoch-negative": Case(
+        "checkpoint", edit_checkpoint(lambda s: s.update(epoch=-1)), CHECKPOINT_NAME, "'epoch'"
+    ),
     "checkpoint-rng-missing": Case("checkpoint", edit_checkpoint(lambda s: s.pop("rng")), CHECKPOINT_NAME, "'rng'"),
-    "checkpoint-rng-wrong-size": Case("checkpoint", edit_checkpoint(lambda s: s.update(rng=torch.zeros(3, dtype=torch.uint8))),
-                                      CHECKPOINT_NAME, "does not fit"),
-    "checkpoint-history-not-list": Case("checkpoint", edit_checkpoint(lambda s: s.update(history={"step": 1})),
-                                        CHECKPOINT_NAME, "'history'"),
-    "checkpoint-history-duplicated-step": Case("checkpoint", edit_checkpoint(
-        lambda s: s.update(history=s["history"] + s["history"][-1:])), CHECKPOINT_NAME, "not increasing"),
-    "checkpoint-history-past-step": Case("checkpoint", edit_checkpoint(lambda s: s.update(step=1)),
-                                         CHECKPOINT_NAME, "goes past its step"),
-    "checkpoint-model-wrong-shapes": Case("checkpoint", edit_checkpoint(wide_model_state), CHECKPOINT_NAME, "does not fit"),
-    "checkpoint-optimizer-missing": Case("checkpoint", edit_checkpoint(lambda s: s["optimizers"].pop("discriminator")),
-                                         CHECKPOINT_NAME, "no entry 'discriminator'"),
-    "checkpoint-model-not-dict": Case("checkpoint", edit_checkpoint(lambda s: s.update(model=[1])),
-                                      CHECKPOINT_NAME, "'model' must be a dict"),
+    "checkpoint-rng-wrong-size": Case(
+        "checkpoint",
+        edit_checkpoint(lambda s: s.update(rng=torch.zeros(3, dtype=torch.uint8))),
+        CHECKPOINT_NAME,
+        "does not fit",
+    ),
+    "checkpoint-history-not-list": Case(
+        "checkpoint", edit_checkpoint(lambda s: s.update(history={"step": 1})), CHECKPOINT_NAME, "'history'"
+    ),
+    "checkpoint-history-duplicated-step": Case(
+        "checkpoint",
+        edit_checkpoint(lambda s: s.update(history=s["history"] + s["history"][-1:])),
+        CHECKPOINT_NAME,
+        "not increasing",
+    ),
+    "checkpoint-history-past-step": Case(
+        "checkpoint", edit_checkpoint(lambda s: s.update(step=1)), CHECKPOINT_NAME, "goes past its step"
+    ),
+    "checkpoint-model-wrong-shapes": Case(
+        "checkpoint", edit_checkpoint(wide_model_state), CHECKPOINT_NAME, "does not fit"
+    ),
+    "checkpoint-optimizer-missing": Case(
+        "checkpoint",
+        edit_checkpoint(lambda s: s["optimizers"].pop("discriminator")),
+        CHECKPOINT_NAME,
+        "no entry 'discriminator'",
+    ),
+    "checkpoint-model-not-dict": Case(
+        "checkpoint", edit_checkpoint(lambda s: s.update(model=[1])), CHECKPOINT_NAME, "'model' must be a dict"
+    ),
 }
 
 CASES = {**BUNDLE_CASES, **CHECKPOINT_CASES}
@@ -404,9 +545,35 @@ def test_resume_refuses_a_pickled_checkpoint_from_the_command_line(tmp_path, ima
     run, marker = tmp_path / "run", tmp_path / "pwned"
     run.mkdir()
     (run / CHECKPOINT_NAME).write_bytes(pickle.dumps({"trainer": "CGANTrainer", "x": OsSystem(f"touch {marker}")}))
-    command = [sys.executable, "-m", "synthaug", "train", "cgan", "--data", str(data), "--out", str(run),
-               "--image-size", "8", "--channels", "1", "--width", "8", "--latent-dim", "8", "--epochs", "1",
-               "--batch-size", "4", "--device", "cpu", "--sample-every", "0", "--no-progress", "--resume"]
+    command = [
+        sys.executable,
+        "-m",
+        "synthaug",
+        "train",
+        "cgan",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--image-size",
+        "8",
+        "--channels",
+        "1",
+        "--width",
+        "8",
+        "--latent-dim",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "0",
+        "--no-progress",
+        "--resume",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 2, result.stderr
     assert f"{run / CHECKPOINT_NAME}: cannot read checkpoint" in result.stderr

@@ -48,6 +48,7 @@ def read_all(ds, num_workers: int, batch_size: int = 8, **kwargs):
 
 # -- determinism ----------------------------------------------------------------------------------
 
+
 def test_items_do_not_depend_on_num_workers(gen):
     ds = synthaug.SyntheticDataset(gen, 96, seed=5, chunk_size=16, transform=transforms.ToTensor())
     order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0)).tolist()  # workers share chunks
@@ -86,8 +87,10 @@ def test_two_processes_make_the_same_items(gen, tmp_path):
     bundle, script = tmp_path / "bundle", tmp_path / "items_hash.py"
     gen.save_pretrained(bundle)
     script.write_text(HASH_ITEMS)
-    runs = [subprocess.Popen([sys.executable, str(script), str(bundle), str(workers)], stdout=subprocess.PIPE, text=True)
-            for workers in (0, 2)]
+    runs = [
+        subprocess.Popen([sys.executable, str(script), str(bundle), str(workers)], stdout=subprocess.PIPE, text=True)
+        for workers in (0, 2)
+    ]
     hashes = [run.communicate(timeout=900)[0].strip() for run in runs]
     assert all(run.returncode == 0 for run in runs)
     spec = importlib.util.spec_from_file_location("items_hash", script)
@@ -97,6 +100,7 @@ def test_two_processes_make_the_same_items(gen, tmp_path):
 
 
 # -- randomness in user transforms ----------------------------------------------------------------
+
 
 class GlobalDraws:
     """Draws from the global RNGs, which PyTorch reseeds in every worker."""
@@ -115,8 +119,15 @@ class OwnGenerators:
         self.torch = torch.Generator().manual_seed(0)
 
     def __call__(self, image):
-        return torch.tensor([self.numpy.random(), self.legacy.rand(), self.python.random(),
-                             torch.rand((), generator=self.torch).item()], dtype=torch.float64)
+        return torch.tensor(
+            [
+                self.numpy.random(),
+                self.legacy.rand(),
+                self.python.random(),
+                torch.rand((), generator=self.torch).item(),
+            ],
+            dtype=torch.float64,
+        )
 
 
 class AlbumentationsNoise:
@@ -136,10 +147,14 @@ def albumentations_lambda(image):  # the docs' pattern: a function using a modul
     return torch.from_numpy(_AUG(image=np.full((8, 8, 1), 128, np.uint8))["image"].astype(np.float64).ravel())
 
 
-TRANSFORMS = {"global-rngs": GlobalDraws, "own-generators": OwnGenerators, "albumentations": AlbumentationsNoise,
-              "albumentations-seeded": lambda: AlbumentationsNoise(seed=137),
-              "albumentations-in-a-function": lambda: albumentations_lambda,
-              "inside-torchvision-compose": lambda: transforms.Compose([AlbumentationsNoise()])}
+TRANSFORMS = {
+    "global-rngs": GlobalDraws,
+    "own-generators": OwnGenerators,
+    "albumentations": AlbumentationsNoise,
+    "albumentations-seeded": lambda: AlbumentationsNoise(seed=137),
+    "albumentations-in-a-function": lambda: albumentations_lambda,
+    "inside-torchvision-compose": lambda: transforms.Compose([AlbumentationsNoise()]),
+}
 
 
 @pytest.mark.parametrize("kind", TRANSFORMS)
@@ -176,6 +191,7 @@ def test_reseed_finds_generators_wherever_a_transform_keeps_them():
 
 
 # -- errors in workers ----------------------------------------------------------------------------
+
 
 class CursedLabel:
     def __call__(self, label):
@@ -229,6 +245,7 @@ def test_index_errors_are_not_wrapped(gen):
 
 # -- loading in threads, soak ---------------------------------------------------------------------
 
+
 def test_twenty_parallel_loads_return_identical_generators(gen, tmp_path):
     gen.save_pretrained(tmp_path / "bundle")
     result = load_script("soak").parallel_load_check(tmp_path / "bundle", threads=20)
@@ -237,8 +254,18 @@ def test_twenty_parallel_loads_return_identical_generators(gen, tmp_path):
 
 
 def test_soak_script_runs_at_a_small_size(tmp_path):
-    command = [sys.executable, str(ROOT / "bench" / "soak.py"), "--items", "2000", "--interval", "0.2", "--threads", "4",
-               "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "soak.py"),
+        "--items",
+        "2000",
+        "--interval",
+        "0.2",
+        "--threads",
+        "4",
+        "--out",
+        str(tmp_path),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     report = json.loads((tmp_path / "soak.json").read_text())

@@ -59,7 +59,9 @@ def test_labels_are_not_used_but_images_are_checked(dae_factory, pattern_factory
     odd_labels = LabelledImages(data.images, torch.arange(len(data)) * 1000)  # no num_classes to hold them to
     DAETrainer(dae_factory(), tmp_path / "ok", epochs=1, **SETTINGS).fit(odd_labels)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        DAETrainer(dae_factory(), tmp_path / "bad", epochs=1, **SETTINGS).fit(LabelledImages(data.images * 255, data.labels))
+        DAETrainer(dae_factory(), tmp_path / "bad", epochs=1, **SETTINGS).fit(
+            LabelledImages(data.images * 255, data.labels)
+        )
     with pytest.raises(ValueError, match="shape"):
         DAETrainer(dae_factory(image_size=12), tmp_path / "bad", epochs=1, **SETTINGS).fit(data)
     assert not (tmp_path / "bad").exists()
@@ -72,12 +74,16 @@ def test_trainers_refuse_each_others_models(dae_factory, generator_factory, tmp_
         CGANTrainer(dae_factory(), tmp_path)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(corruptions={"speckle": 1}), ValueError, "speckle"),
-    (dict(corruptions=5), TypeError, "corruptions"),
-    (dict(preview_images=torch.rand(4, 1, 12, 12)), ValueError, "preview_images"),
-    (dict(preview_images=torch.rand(0, 1, 8, 8)), ValueError, "preview_images"),
-], ids=["unknown-corruption", "corruptions-int", "preview-shape", "preview-empty"])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(corruptions={"speckle": 1}), ValueError, "speckle"),
+        (dict(corruptions=5), TypeError, "corruptions"),
+        (dict(preview_images=torch.rand(4, 1, 12, 12)), ValueError, "preview_images"),
+        (dict(preview_images=torch.rand(0, 1, 8, 8)), ValueError, "preview_images"),
+    ],
+    ids=["unknown-corruption", "corruptions-int", "preview-shape", "preview-empty"],
+)
 def test_options_are_checked(dae_factory, tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         DAETrainer(dae_factory(), tmp_path, **kwargs)
@@ -85,8 +91,14 @@ def test_options_are_checked(dae_factory, tmp_path, kwargs, error, match):
 
 def test_corruptions_accepts_a_mix_and_preview_images_are_used(dae_factory, pattern_factory, tmp_path):
     mix = CorruptionMix(["blur"], params={"blur": {"sigma": 0.7}})
-    trainer = DAETrainer(dae_factory(), tmp_path, epochs=1, corruptions=mix, preview_images=pattern_factory(1).images,
-                         **{**SETTINGS, "sample_every": 1})
+    trainer = DAETrainer(
+        dae_factory(),
+        tmp_path,
+        epochs=1,
+        corruptions=mix,
+        preview_images=pattern_factory(1).images,
+        **{**SETTINGS, "sample_every": 1},
+    )
     assert trainer.corruptions is mix
     trainer.fit(pattern_factory(4))
     clean, corrupted = trainer._preview

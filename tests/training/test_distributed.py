@@ -26,8 +26,21 @@ from synthaug.training.distributed import DistributedRun
 
 ROOT = Path(__file__).resolve().parents[2]
 # digits at 8x8 (1,437 training images), tiny networks: each launch takes seconds.
-TRAIN = ["--data", "digits", "--image-size", "8", "--batch-size", "32", "--seed", "1", "--sample-every", "0",
-         "--no-progress", "--device", "cpu"]
+TRAIN = [
+    "--data",
+    "digits",
+    "--image-size",
+    "8",
+    "--batch-size",
+    "32",
+    "--seed",
+    "1",
+    "--sample-every",
+    "0",
+    "--no-progress",
+    "--device",
+    "cpu",
+]
 SIZES = {"cvae": ["--width", "8", "--latent-dim", "4"], "cgan": ["--width", "8", "--latent-dim", "8"]}
 
 
@@ -36,9 +49,19 @@ def train(family: str, out: Path, epochs: int, processes: int = 1, resume: bool 
     args = ["train", family, "--out", str(out), "--epochs", str(epochs), *TRAIN, *SIZES[family]]
     if resume:
         args.append("--resume")
-    launcher = [sys.executable, "-m", "synthaug"] if processes == 1 else [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-        "-m", "synthaug"]
+    launcher = (
+        [sys.executable, "-m", "synthaug"]
+        if processes == 1
+        else [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            "-m",
+            "synthaug",
+        ]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([*launcher, *args], capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -52,6 +75,7 @@ def epoch_means(history: list[dict], key: str) -> list[float]:
 
 
 # -- without processes: where each rank's data comes from --------------------------------------------
+
 
 def as_rank(monkeypatch, rank: int, world: int) -> None:
     monkeypatch.setenv("RANK", str(rank))
@@ -69,11 +93,14 @@ def test_outside_torchrun_training_is_single_process(monkeypatch):
     assert run.device("cuda") == "cuda"
 
 
-@pytest.mark.parametrize("env, match", [
-    ({"WORLD_SIZE": "2", "RANK": "2"}, r"RANK=2 and WORLD_SIZE=2: expected 0 <= RANK < WORLD_SIZE"),
-    ({"WORLD_SIZE": "two"}, r"environment variable WORLD_SIZE must be an int \(torchrun sets it\), got 'two'"),
-    ({"WORLD_SIZE": "2", "RANK": "-1"}, r"environment variable RANK must be >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "env, match",
+    [
+        ({"WORLD_SIZE": "2", "RANK": "2"}, r"RANK=2 and WORLD_SIZE=2: expected 0 <= RANK < WORLD_SIZE"),
+        ({"WORLD_SIZE": "two"}, r"environment variable WORLD_SIZE must be an int \(torchrun sets it\), got 'two'"),
+        ({"WORLD_SIZE": "2", "RANK": "-1"}, r"environment variable RANK must be >= 0, got -1"),
+    ],
+)
 def test_a_broken_torchrun_environment_is_named(monkeypatch, env, match):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -89,14 +116,16 @@ def test_the_global_batch_must_split_evenly_across_processes(monkeypatch, genera
 
 
 @pytest.mark.parametrize("class_balanced", [False, True])
-def test_ranks_take_disjoint_shares_of_each_global_batch(monkeypatch, generator_factory, pattern_factory, tmp_path,
-                                                        class_balanced):
+def test_ranks_take_disjoint_shares_of_each_global_batch(
+    monkeypatch, generator_factory, pattern_factory, tmp_path, class_balanced
+):
     labels = pattern_factory(20).labels  # 60 items, global batch 12: 5 steps
     per_rank = []
     for rank in range(2):
         as_rank(monkeypatch, rank, 2)
-        trainer = CVAETrainer(generator_factory("cvae"), tmp_path, batch_size=12, seed=4, progress=False,
-                              class_balanced=class_balanced)
+        trainer = CVAETrainer(
+            generator_factory("cvae"), tmp_path, batch_size=12, seed=4, progress=False, class_balanced=class_balanced
+        )
         per_rank.append([trainer._batches(labels, epoch) for epoch in (1, 2)])
     for epoch in range(2):
         a, b = per_rank[0][epoch], per_rank[1][epoch]
@@ -111,6 +140,7 @@ def test_ranks_take_disjoint_shares_of_each_global_batch(monkeypatch, generator_
 
 
 # -- real processes: torchrun -m synthaug train ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cvae_runs(tmp_path_factory):
@@ -133,8 +163,14 @@ def test_two_processes_train_and_write_one_normal_bundle(cvae_runs):
     # rank 0 alone wrote the run files: one record per logged step, no interleaved duplicates
     steps = [r["step"] for r in double]
     assert steps == sorted(set(steps))
-    assert sorted(p.name for p in (root / "double").iterdir() if p.suffix != ".png") == \
-        ["checkpoint.pt", "config.json", "metrics.jsonl", "model.safetensors", "samples"]
+    assert sorted(p.name for p in (root / "double").iterdir() if p.suffix != ".png") == [
+        "checkpoint.pt",
+        "config.json",
+        "metrics.jsonl",
+        "model.safetensors",
+        "samples",
+        "training_config.json",
+    ]
 
 
 def test_two_processes_match_one_process_with_the_same_global_batch(cvae_runs):

@@ -66,7 +66,9 @@ def test_gan_losses():
     assert hinge.discriminator(real, fake) == 0  # margins already met
     assert hinge.generator(fake) == 2.0
     bce = get_gan_loss("bce")
-    expected = F.binary_cross_entropy_with_logits(real, torch.ones(2)) + F.binary_cross_entropy_with_logits(fake, torch.zeros(2))
+    expected = F.binary_cross_entropy_with_logits(real, torch.ones(2)) + F.binary_cross_entropy_with_logits(
+        fake, torch.zeros(2)
+    )
     assert torch.allclose(bce.discriminator(real, fake), expected)
     assert torch.allclose(bce.generator(fake), F.binary_cross_entropy_with_logits(fake, torch.ones(2)))
     assert set(GAN_LOSSES) == {"bce", "hinge"}
@@ -110,8 +112,10 @@ def test_ema_can_be_switched_off_and_round_trips(generator_factory, tmp_path):
     loaded = synthaug.load(tmp_path / "b")
     assert loaded.config["ema"] is False
     labels = torch.tensor([0, 1])
-    assert torch.equal(gan.sample(labels, generator=torch.Generator().manual_seed(0)),
-                       loaded.sample(labels, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        gan.sample(labels, generator=torch.Generator().manual_seed(0)),
+        loaded.sample(labels, generator=torch.Generator().manual_seed(0)),
+    )
 
 
 def test_diffaugment_auto_turns_on_for_small_data(generator_factory, pattern_data, tmp_path):
@@ -126,11 +130,14 @@ def test_diffaugment_auto_turns_on_for_small_data(generator_factory, pattern_dat
     assert off.augment is None
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"loss": "nope"}, "loss"),
-    ({"ema_decay": 1.5}, "ema_decay"),
-    ({"diffaugment": "spin"}, "policy"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"loss": "nope"}, "loss"),
+        ({"ema_decay": 1.5}, "ema_decay"),
+        ({"diffaugment": "spin"}, "policy"),
+    ],
+)
 def test_trainer_refuses_bad_options(generator_factory, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         CGANTrainer(generator_factory("cgan"), tmp_path, **kwargs)
@@ -138,8 +145,16 @@ def test_trainer_refuses_bad_options(generator_factory, tmp_path, kwargs, match)
 
 def test_hinge_loss_trains(generator_factory, pattern_factory, tmp_path):
     data = pattern_factory(16)
-    result = CGANTrainer(generator_factory("cgan"), tmp_path, loss="hinge", epochs=3, batch_size=16,
-                         log_every=3, sample_every=0, progress=False).fit(data)
+    result = CGANTrainer(
+        generator_factory("cgan"),
+        tmp_path,
+        loss="hinge",
+        epochs=3,
+        batch_size=16,
+        log_every=3,
+        sample_every=0,
+        progress=False,
+    ).fit(data)
     assert result.steps == 9
     assert all(torch.isfinite(torch.tensor(r["loss_d"])) for r in result.history)
 
@@ -147,7 +162,9 @@ def test_hinge_loss_trains(generator_factory, pattern_factory, tmp_path):
 def test_spectral_norm_bounds_discriminator_layers_and_round_trips(generator_factory, pattern_factory, tmp_path):
     gan = generator_factory("cgan", spectral_norm=True)
     assert any("parametrizations.weight.original" in k for k in gan.state_dict())
-    CGANTrainer(gan, tmp_path, loss="hinge", epochs=4, batch_size=16, sample_every=0, progress=False).fit(pattern_factory(16))
+    CGANTrainer(gan, tmp_path, loss="hinge", epochs=4, batch_size=16, sample_every=0, progress=False).fit(
+        pattern_factory(16)
+    )
     loaded = synthaug.load(tmp_path)
     assert loaded.config["spectral_norm"] is True
     conv = loaded.discriminator.trunk.net[0]

@@ -47,7 +47,9 @@ def test_resumed_run_equals_uninterrupted_run(family, generator_factory, pattern
     with pytest.raises(Interrupted):  # dies in the middle of epoch 3
         crashing(trainer_cls, at_step=7)(generator_factory(family), tmp_path / "b", epochs=4, **SETTINGS).fit(data)
     # A fresh process would rebuild the model from scratch and continue from the checkpoint.
-    resumed = trainer_cls(generator_factory(family, seed=99), tmp_path / "b", epochs=4, **SETTINGS).fit(data, resume=True)
+    resumed = trainer_cls(generator_factory(family, seed=99), tmp_path / "b", epochs=4, **SETTINGS).fit(
+        data, resume=True
+    )
 
     assert resumed.steps == straight.steps == 12
     a, b = synthaug.load(tmp_path / "a").state_dict(), synthaug.load(tmp_path / "b").state_dict()
@@ -58,7 +60,9 @@ def test_resumed_run_equals_uninterrupted_run(family, generator_factory, pattern
 
 
 def test_resume_without_checkpoint_starts_from_scratch(generator_factory, pattern_factory, tmp_path):
-    result = CVAETrainer(generator_factory("cvae"), tmp_path, epochs=1, **SETTINGS).fit(pattern_factory(16), resume=True)
+    result = CVAETrainer(generator_factory("cvae"), tmp_path, epochs=1, **SETTINGS).fit(
+        pattern_factory(16), resume=True
+    )
     assert result.steps == 3
 
 
@@ -133,14 +137,12 @@ def test_device_auto_resolves():
 
 
 def test_class_balanced_batches_even_out_a_long_tail(generator_factory, tmp_path):
-    from synthaug.data.real import LabelledImages
-
     labels = torch.cat([torch.zeros(180, dtype=torch.long), torch.ones(15, dtype=torch.long), torch.full((5,), 2)])
-    images = torch.rand(len(labels), 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    data = LabelledImages(images, labels)
     seen = {}
     for balanced in (False, True):
-        trainer = CVAETrainer(generator_factory("cvae"), tmp_path, class_balanced=balanced, batch_size=20, progress=False)
+        trainer = CVAETrainer(
+            generator_factory("cvae"), tmp_path, class_balanced=balanced, batch_size=20, progress=False
+        )
         drawn = torch.cat([labels[b] for _ in range(20) for b in trainer._batches(labels)])
         seen[balanced] = torch.bincount(drawn, minlength=3).float() / len(drawn)
     assert seen[False][2] < 0.05  # the rare class is 2.5% of the data

@@ -22,8 +22,9 @@ def test_train_on_32x32_rgb_folder(family, image_folder_factory, tmp_path):
         args.update(num_classes=3, latent_dim=8, class_names=data.class_names)
     with seeded(0):
         model = cls(**args)
-    get_trainer_class(family)(model, tmp_path / "run", epochs=2, batch_size=8, sample_every=0,
-                              progress=False).fit(data.train)
+    get_trainer_class(family)(model, tmp_path / "run", epochs=2, batch_size=8, sample_every=0, progress=False).fit(
+        data.train
+    )
     loaded = synthaug.load(tmp_path / "run")
     if family == "dae":
         out = loaded.denoise(data.test.images)

@@ -21,12 +21,15 @@ def test_defaults_follow_the_device():
     assert cuda.use_bf16 and cuda.use_channels_last
 
 
-@pytest.mark.parametrize("overrides, error, words", [
-    (dict(amp="fp16"), ValueError, "amp must be"),
-    (dict(channels_last="yes"), TypeError, "channels_last"),
-    (dict(compile=1), TypeError, "compile"),
-    (dict(compile="fast"), ValueError, r"compile must be True, False or one of 'default', 'reduce-overhead'"),
-])
+@pytest.mark.parametrize(
+    "overrides, error, words",
+    [
+        (dict(amp="fp16"), ValueError, "amp must be"),
+        (dict(channels_last="yes"), TypeError, "channels_last"),
+        (dict(compile=1), TypeError, "compile"),
+        (dict(compile="fast"), ValueError, r"compile must be True, False or one of 'default', 'reduce-overhead'"),
+    ],
+)
 def test_bad_speed_options_are_named(overrides, error, words):
     with pytest.raises(error, match=words):
         TrainingConfig(**overrides)
@@ -35,8 +38,19 @@ def test_bad_speed_options_are_named(overrides, error, words):
 @pytest.mark.parametrize("trainer_cls, family", [(CGANTrainer, "cgan"), (CVAETrainer, "cvae")])
 def test_bf16_channels_last_training_runs_and_learns(trainer_cls, family, generator_factory, pattern_data, tmp_path):
     model = generator_factory(family)
-    trainer = trainer_cls(model, tmp_path, epochs=6, batch_size=32, lr=1e-3, seed=0, log_every=3, sample_every=0,
-                          progress=False, amp="bf16", channels_last=True)
+    trainer = trainer_cls(
+        model,
+        tmp_path,
+        epochs=6,
+        batch_size=32,
+        lr=1e-3,
+        seed=0,
+        log_every=3,
+        sample_every=0,
+        progress=False,
+        amp="bf16",
+        channels_last=True,
+    )
     result = trainer.fit(pattern_data)
     key = "loss_g" if family == "cgan" else "loss"
     losses = [r[key] for r in result.history if key in r]
@@ -47,10 +61,11 @@ def test_bf16_channels_last_training_runs_and_learns(trainer_cls, family, genera
     assert images.dtype == torch.float32 and images.shape == (3, 1, 8, 8)
 
 
-@pytest.mark.parametrize("trainer_cls, family, names", [(CGANTrainer, "cgan", {"generator", "discriminator"}),
-                                                        (CVAETrainer, "cvae", {"vae"})])
-def test_compile_compiles_the_networks_the_training_step_calls(trainer_cls, family, names, generator_factory,
-                                                               tmp_path):
+@pytest.mark.parametrize(
+    "trainer_cls, family, names",
+    [(CGANTrainer, "cgan", {"generator", "discriminator"}), (CVAETrainer, "cvae", {"vae"})],
+)
+def test_compile_compiles_the_networks_the_training_step_calls(trainer_cls, family, names, generator_factory, tmp_path):
     """Not the top-level model, whose forward the step never calls (compiling it would change nothing)."""
     trainer = trainer_cls(generator_factory(family), tmp_path, compile="reduce-overhead", progress=False)
     assert set(trainer.nets) == names
@@ -63,11 +78,20 @@ def test_preload_false_keeps_images_on_the_host_and_trains_the_same(generator_fa
     """The host-memory path (for sets larger than the GPU) cuts the same batches as the preloaded one."""
     runs = {}
     for preload in (True, False):
-        trainer = CVAETrainer(generator_factory("cvae"), tmp_path / str(preload), epochs=2, batch_size=16, seed=0,
-                              sample_every=0, progress=False, preload=preload)
+        trainer = CVAETrainer(
+            generator_factory("cvae"),
+            tmp_path / str(preload),
+            epochs=2,
+            batch_size=16,
+            seed=0,
+            sample_every=0,
+            progress=False,
+            preload=preload,
+        )
         if not preload:  # on the host, batches are gathered from the caller's tensor: no copy of the set
             assert trainer._training_images(pattern_data.images).data_ptr() == pattern_data.images.data_ptr()
         runs[preload] = trainer.fit(pattern_data)
+
     def without_times(history):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 

@@ -57,8 +57,10 @@ def test_run_directory_files(run):
 def test_sample_grids_follow_sample_every(trained_cgan_run, trained_cvae_run):
     # cGAN: sample_every=0 -> one grid at the end; cVAE: 5 epochs, sample_every=2 -> epochs 2 and 4.
     assert [p.name for p in sorted((trained_cgan_run[0].out_dir / "samples").glob("*.png"))] == ["epoch_025.png"]
-    assert [p.name for p in sorted((trained_cvae_run.out_dir / "samples").glob("*.png"))] == \
-        ["epoch_002.png", "epoch_004.png"]
+    assert [p.name for p in sorted((trained_cvae_run.out_dir / "samples").glob("*.png"))] == [
+        "epoch_002.png",
+        "epoch_004.png",
+    ]
 
 
 def test_metrics_log(run):
@@ -120,8 +122,9 @@ def test_same_seed_same_weights(family, generator_factory, pattern_factory, tmp_
 
     def train(seed: int, out: str):
         model = generator_factory(family, seed=0)
-        result = TRAINERS[family](model, tmp_path / out, epochs=2, batch_size=16, seed=seed, log_every=1,
-                                  sample_every=0, progress=False).fit(data)
+        result = TRAINERS[family](
+            model, tmp_path / out, epochs=2, batch_size=16, seed=seed, log_every=1, sample_every=0, progress=False
+        ).fit(data)
         return model.state_dict(), result.history
 
     rng_state = torch.random.get_rng_state()
@@ -149,8 +152,9 @@ def bad_data_cases(good: LabelledImages):
 
 
 @pytest.mark.parametrize("family", ["cgan", "cvae"])
-@pytest.mark.parametrize("case", ["wrong-shape", "wrong-channels", "above-1", "below-0", "label-too-large",
-                                  "label-negative", "label-float"])
+@pytest.mark.parametrize(
+    "case", ["wrong-shape", "wrong-channels", "above-1", "below-0", "label-too-large", "label-negative", "label-float"]
+)
 def test_bad_data_is_refused_before_training(family, case, generator_factory, pattern_data, tmp_path):
     model = generator_factory(family)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
@@ -167,19 +171,22 @@ def test_fit_needs_labelled_images(generator_factory, pattern_data, tmp_path):
         trainer.fit(pattern_data.as_dataset())
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(epochs=0), "epochs"),
-    (dict(epochs=2.0), "epochs"),
-    (dict(batch_size=True), "batch_size"),
-    (dict(lr=5), "lr"),
-    (dict(lr=0), "lr"),
-    (dict(lr=-1e-3), "lr"),
-    (dict(device="nonsense"), "device"),
-    (dict(seed=-1), "seed"),
-    (dict(sample_every=-1), "sample_every"),
-    (dict(log_every=0), "log_every"),
-    (dict(samples_per_class=0), "samples_per_class"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(epochs=2.0), "epochs"),
+        (dict(batch_size=True), "batch_size"),
+        (dict(lr=5), "lr"),
+        (dict(lr=0), "lr"),
+        (dict(lr=-1e-3), "lr"),
+        (dict(device="nonsense"), "device"),
+        (dict(seed=-1), "seed"),
+        (dict(sample_every=-1), "sample_every"),
+        (dict(log_every=0), "log_every"),
+        (dict(samples_per_class=0), "samples_per_class"),
+    ],
+)
 def test_training_config_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainingConfig(**kwargs)
@@ -204,10 +211,15 @@ def test_trainer_refuses_the_wrong_model(trainer, family, generator_factory, tmp
         trainer(generator_factory(family), tmp_path)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(beta=-1), "beta"), (dict(beta=True), "beta"), (dict(kl_warmup_steps=-1), "kl_warmup_steps"),
-    (dict(kl_warmup_steps=1.5), "kl_warmup_steps"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(beta=-1), "beta"),
+        (dict(beta=True), "beta"),
+        (dict(kl_warmup_steps=-1), "kl_warmup_steps"),
+        (dict(kl_warmup_steps=1.5), "kl_warmup_steps"),
+    ],
+)
 def test_cvae_trainer_options(kwargs, match, generator_factory, tmp_path):
     with pytest.raises(ValueError, match=match):
         CVAETrainer(generator_factory("cvae"), tmp_path, **kwargs)

@@ -9,9 +9,9 @@ import albumentations as A
 import numpy as np
 import pytest
 import torch
+from conftest import build_dae, build_generator, make_pattern_data
 
 import synthaug.albumentations as SA
-from conftest import build_dae, build_generator, make_pattern_data
 from synthaug.transforms import gaussian_noise, vae_variation
 
 SIZE = 8
@@ -48,10 +48,16 @@ def name(request) -> str:
     return request.param
 
 
-@pytest.mark.parametrize("shape, dtype", [
-    ((SIZE, SIZE, 1), np.uint8), ((SIZE, SIZE), np.uint8), ((SIZE, SIZE, 3), np.uint8),
-    ((SIZE, SIZE, 1), np.float32), ((SIZE, SIZE, 3), np.float32),
-])
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((SIZE, SIZE, 1), np.uint8),
+        ((SIZE, SIZE), np.uint8),
+        ((SIZE, SIZE, 3), np.uint8),
+        ((SIZE, SIZE, 1), np.float32),
+        ((SIZE, SIZE, 3), np.float32),
+    ],
+)
 def test_output_has_the_input_shape_and_dtype_and_input_is_untouched(name, bundles, shape, dtype):
     image = random_image(shape, dtype)
     before = image.copy()
@@ -66,8 +72,9 @@ def test_output_has_the_input_shape_and_dtype_and_input_is_untouched(name, bundl
 
 def test_the_images_target_goes_through_in_batches(name, bundles):
     stack = np.stack([random_image((SIZE, SIZE, 1), np.uint8, seed) for seed in range(5)])
-    out = A.Compose([build(name, bundles, batch_size=2) if name == "Denoise" else build(name, bundles)],
-                    seed=0)(images=stack, label=[0, 1, 2, 0, 1])["images"]
+    out = A.Compose([build(name, bundles, batch_size=2) if name == "Denoise" else build(name, bundles)], seed=0)(
+        images=stack, label=[0, 1, 2, 0, 1]
+    )["images"]
     assert out.shape == stack.shape and out.dtype == np.uint8
     if name == "Denoise":  # deterministic: the same as one image at a time
         one_by_one = np.stack([call(A.Compose([build(name, bundles)]), image) for image in stack])
@@ -90,7 +97,9 @@ def test_to_dict_from_dict_round_trip_from_a_bundle_path(name, bundles):
 def test_built_from_a_module_it_works_but_does_not_serialise():
     transform = SA.Denoise(build_dae(1))
     assert call(A.Compose([transform]), random_image((SIZE, SIZE, 1), np.uint8)).shape == (SIZE, SIZE, 1)
-    with pytest.raises(NotImplementedError, match=r"built from a module cannot be serialised: build it from the bundle path"):
+    with pytest.raises(
+        NotImplementedError, match=r"built from a module cannot be serialised: build it from the bundle path"
+    ):
         A.to_dict(A.Compose([transform]))
 
 
@@ -107,8 +116,10 @@ def test_pickling_carries_the_path_and_behaves_the_same(name, bundles):
 
 
 def test_repr_shows_parameters(bundles):
-    assert repr(SA.Denoise(bundles["dae", 1], batch_size=16, p=0.5)) == \
-        f"Denoise(dae={str(bundles['dae', 1])!r}, batch_size=16, p=0.5)"
+    assert (
+        repr(SA.Denoise(bundles["dae", 1], batch_size=16, p=0.5))
+        == f"Denoise(dae={str(bundles['dae', 1])!r}, batch_size=16, p=0.5)"
+    )
     text = repr(SA.VAEVariation(build_generator("cvae"), strength=0.25, label_key="digit"))
     assert text.startswith("VAEVariation(cvae=ConditionalVAE(num_classes=3, ") and "\n" not in text
     assert "strength=0.25, label_key='digit', p=1.0)" in text
@@ -135,8 +146,9 @@ def test_vae_variation_uses_the_label_and_strength(bundles):
     assert out["digit"] == 2
     import synthaug
 
-    expected = vae_variation(synthaug.load(cvae_path), torch.from_numpy(image).permute(2, 0, 1)[None],
-                             torch.tensor([2]), strength=0.0)[0, 0].numpy()
+    expected = vae_variation(
+        synthaug.load(cvae_path), torch.from_numpy(image).permute(2, 0, 1)[None], torch.tensor([2]), strength=0.0
+    )[0, 0].numpy()
     assert np.allclose(out["image"][:, :, 0], expected, atol=1e-6)
     other = pipeline(image=image, digit=0)["image"]
     assert not np.allclose(other, out["image"])
@@ -158,32 +170,59 @@ def test_p_zero_is_the_identity(name, bundles):
     assert np.array_equal(call(A.Compose([build(name, bundles, p=0.0)]), image), image)
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda b: SA.Denoise(b["dae", 1], p=1.5), ValueError, r"p must be a probability in \[0, 1\], got 1.5"),
-    (lambda b: SA.Denoise(b["dae", 1], batch_size=0), ValueError, r"batch_size must be > 0, got 0"),
-    (lambda b: SA.Denoise(b["cvae", 1]), TypeError, r"dae: the bundle .* holds a ConditionalVAE, not a DenoisingAutoencoder"),
-    (lambda b: SA.Denoise(A.NoOp()), TypeError, r"dae must be a model or a bundle path, got the transform NoOp"),
-    (lambda b: SA.VAEVariation(b["cvae", 1], strength=-0.5), ValueError, r"strength must be a finite number >= 0 .* got -0.5"),
-    (lambda b: SA.VAEVariation(b["cvae", 1], label_key=""), ValueError, r"label_key must be a non-empty string"),
-    (lambda b: SA.VAEVariation(b["dae", 1]), TypeError, r"holds a DenoisingAutoencoder, not a ConditionalVAE"),
-])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda b: SA.Denoise(b["dae", 1], p=1.5), ValueError, r"p must be a probability in \[0, 1\], got 1.5"),
+        (lambda b: SA.Denoise(b["dae", 1], batch_size=0), ValueError, r"batch_size must be a positive int, got 0"),
+        (
+            lambda b: SA.Denoise(b["cvae", 1]),
+            TypeError,
+            r"dae: the bundle .* holds a ConditionalVAE, not a DenoisingAutoencoder",
+        ),
+        (lambda b: SA.Denoise(A.NoOp()), TypeError, r"dae must be a model or a bundle path, got the transform NoOp"),
+        (
+            lambda b: SA.VAEVariation(b["cvae", 1], strength=-0.5),
+            ValueError,
+            r"strength must be a finite number >= 0 .* got -0.5",
+        ),
+        (lambda b: SA.VAEVariation(b["cvae", 1], label_key=""), ValueError, r"label_key must be a non-empty string"),
+        (lambda b: SA.VAEVariation(b["dae", 1]), TypeError, r"holds a DenoisingAutoencoder, not a ConditionalVAE"),
+    ],
+)
 def test_bad_arguments_are_refused(bundles, make, error, message):
     with pytest.raises(error, match=message):
         make(bundles)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(image=random_image((SIZE, SIZE, 1), np.uint8), label=3), ValueError, r"label must be a class index in \[0, 2\], got 3"),
-    (dict(image=random_image((SIZE, SIZE, 1), np.uint8)), ValueError, r"VAEVariation requires \['label'\]"),
-    (dict(image=random_image((SIZE * 2, SIZE * 2, 1), np.uint8), label=0), ValueError,
-     r"1x16x16, but the cVAE works on images of shape \(1, 8, 8\)"),
-    (dict(image=random_image((SIZE, SIZE, 3), np.uint8), label=0), ValueError,
-     r"3x8x8, but the cVAE works on images of shape \(1, 8, 8\)"),
-    (dict(image=random_image((SIZE, SIZE, 4), np.uint8), label=0), ValueError, r"4 channels"),
-    (dict(image=random_image((SIZE, SIZE, 1), np.float32) * 255, label=0), ValueError, r"expected \[0, 1\]"),
-    (dict(images=np.stack([random_image((SIZE, SIZE, 1), np.uint8)] * 3), label=[0, 1]), ValueError,
-     r"label must be one class index or one per image \(3\), got 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(image=random_image((SIZE, SIZE, 1), np.uint8), label=3),
+            ValueError,
+            r"label must be an int class index in \[0, 2\], got 3",
+        ),
+        (dict(image=random_image((SIZE, SIZE, 1), np.uint8)), ValueError, r"VAEVariation requires \['label'\]"),
+        (
+            dict(image=random_image((SIZE * 2, SIZE * 2, 1), np.uint8), label=0),
+            ValueError,
+            r"1x16x16, but the cVAE works on images of shape \(1, 8, 8\)",
+        ),
+        (
+            dict(image=random_image((SIZE, SIZE, 3), np.uint8), label=0),
+            ValueError,
+            r"3x8x8, but the cVAE works on images of shape \(1, 8, 8\)",
+        ),
+        (dict(image=random_image((SIZE, SIZE, 4), np.uint8), label=0), ValueError, r"4 channels"),
+        (dict(image=random_image((SIZE, SIZE, 1), np.float32) * 255, label=0), ValueError, r"expected \[0, 1\]"),
+        (
+            dict(images=np.stack([random_image((SIZE, SIZE, 1), np.uint8)] * 3), label=[0, 1]),
+            ValueError,
+            r"label must be one class index or one per image \(3\), got 2",
+        ),
+    ],
+)
 def test_bad_inputs_are_refused(bundles, kwargs, error, message):
     pipeline = A.Compose([build("VAEVariation", bundles)])
     with pytest.raises(error, match=message):
@@ -205,6 +244,8 @@ class AlbumentationsDataset(torch.utils.data.Dataset):
 
 def test_dataloader_workers_do_not_repeat_each_other(bundles):
     dataset = AlbumentationsDataset(A.Compose([build("VAEVariation", bundles, strength=2.0)], seed=0))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=2, generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=2, num_workers=2, generator=torch.Generator().manual_seed(0)
+    )
     flat = torch.cat(list(loader)).flatten(1)
     assert all(not torch.equal(flat[i], flat[j]) for i in range(len(flat)) for j in range(i))

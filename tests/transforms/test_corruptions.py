@@ -20,7 +20,12 @@ from synthaug.transforms import (
 
 BUILTIN = ["blur", "cutout", "gaussian", "salt_and_pepper"]
 # The severity argument of each built-in corruption and the upper end of its range.
-SEVERITY = {"gaussian": ("sigma", 1.0), "salt_and_pepper": ("amount", 1.0), "cutout": ("size", 1.0), "blur": ("sigma", 5.0)}
+SEVERITY = {
+    "gaussian": ("sigma", 1.0),
+    "salt_and_pepper": ("amount", 1.0),
+    "cutout": ("size", 1.0),
+    "blur": ("sigma", 5.0),
+}
 
 
 def rng(seed: int) -> torch.Generator:
@@ -40,11 +45,14 @@ def name(request) -> str:
 def test_registry_holds_the_builtin_corruptions():
     assert available_corruptions() == BUILTIN
     assert get_corruption("gaussian") is gaussian_noise and CORRUPTIONS["blur"] is blur
-    with pytest.raises(ValueError, match="unknown corruption 'speckle'; known: blur, cutout, gaussian, salt_and_pepper"):
+    with pytest.raises(
+        ValueError, match="unknown corruption 'speckle'; known: blur, cutout, gaussian, salt_and_pepper"
+    ):
         get_corruption("speckle")
 
 
 # -- conformance: every registered corruption -------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_shape_dtype_range_and_input_untouched(name, dtype):
@@ -80,8 +88,11 @@ def test_grayscale_and_non_square_images(name):
     assert get_corruption(name)(x, generator=rng(0)).shape == (2, 1, 8, 12)
 
 
-@pytest.mark.parametrize("bad", [0, -0.1, "high", 10.0, (0.3, 0.1), (0.1, 0.2, 0.3), True, float("nan"), None],
-                         ids=["zero", "negative", "above-max", "max+", "reversed", "triple", "bool", "nan", "none"])
+@pytest.mark.parametrize(
+    "bad",
+    [0, -0.1, "high", 10.0, (0.3, 0.1), (0.1, 0.2, 0.3), True, float("nan"), None],
+    ids=["zero", "negative", "above-max", "max+", "reversed", "triple", "bool", "nan", "none"],
+)
 def test_bad_severity_is_refused_naming_the_argument(name, bad):
     argument, maximum = SEVERITY[name]
     bad = maximum * 2 if bad == "high" else bad
@@ -89,11 +100,15 @@ def test_bad_severity_is_refused_naming_the_argument(name, bad):
         get_corruption(name)(images(), **{argument: bad}, generator=rng(0))
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    ([[0.5]], TypeError, "images"),
-    (torch.ones(1, 1, 8, 8, dtype=torch.uint8), TypeError, "floating"),
-    (torch.rand(1, 8, 8), ValueError, r"\[B, C, H, W\]"),
-], ids=["list", "uint8", "3d"])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ([[0.5]], TypeError, "images"),
+        (torch.ones(1, 1, 8, 8, dtype=torch.uint8), TypeError, "floating"),
+        (torch.rand(1, 8, 8), ValueError, r"\[B, C, H, W\]"),
+    ],
+    ids=["list", "uint8", "3d"],
+)
 def test_bad_images_are_refused(name, bad, error, match):
     with pytest.raises(error, match=match):
         get_corruption(name)(bad, generator=rng(0))
@@ -105,6 +120,7 @@ def test_generator_must_be_a_torch_generator(name):
 
 
 # -- what each corruption does ----------------------------------------------------------------
+
 
 def test_gaussian_noise_has_the_requested_spread():
     x = torch.full((4, 1, 32, 32), 0.5)
@@ -155,6 +171,7 @@ def test_a_severity_range_gives_each_image_its_own_strength():
 
 # -- the mix ----------------------------------------------------------------------------------
 
+
 def test_default_mix_is_the_equal_mix_of_all_four():
     mix = CorruptionMix()
     assert mix.names == ["gaussian", "salt_and_pepper", "cutout", "blur"]
@@ -170,24 +187,41 @@ def test_mix_accepts_dicts_lists_and_one_name():
     assert repr(mix) == "CorruptionMix(gaussian=1 {'sigma': 0.2})"
 
 
-@pytest.mark.parametrize("corruptions, params, error, match", [
-    ({"speckle": 1}, None, ValueError, "known: blur, cutout, gaussian, salt_and_pepper"),
-    ({"blur": 0}, None, ValueError, "weight"),
-    ({"blur": -1}, None, ValueError, "weight"),
-    ({"blur": float("nan")}, None, ValueError, "weight"),
-    ({"blur": "1"}, None, ValueError, "weight"),
-    ({}, None, ValueError, "at least one"),
-    (["blur", "blur"], None, ValueError, "distinct"),
-    (5, None, TypeError, "corruptions"),
-    (["blur"], {"gaussian": {"sigma": 0.1}}, ValueError, "not in the mix"),
-    (["blur"], {"blur": {"radius": 2}}, ValueError, "radius"),
-    (["blur"], {"blur": {"sigma": 9}}, ValueError, r"params\['blur'\]: sigma"),
-    (["cutout"], {"cutout": {"fill": 2}}, ValueError, "fill"),
-    (["cutout"], {"cutout": 0.5}, TypeError, "params"),
-    (["cutout"], [("cutout", {})], TypeError, "params"),
-], ids=["unknown", "zero-weight", "negative-weight", "nan-weight", "str-weight", "empty", "duplicate", "int",
-        "params-not-in-mix", "params-unknown-arg", "params-bad-severity", "params-bad-fill", "params-not-dict",
-        "params-list"])
+@pytest.mark.parametrize(
+    "corruptions, params, error, match",
+    [
+        ({"speckle": 1}, None, ValueError, "known: blur, cutout, gaussian, salt_and_pepper"),
+        ({"blur": 0}, None, ValueError, "weight"),
+        ({"blur": -1}, None, ValueError, "weight"),
+        ({"blur": float("nan")}, None, ValueError, "weight"),
+        ({"blur": "1"}, None, ValueError, "weight"),
+        ({}, None, ValueError, "at least one"),
+        (["blur", "blur"], None, ValueError, "distinct"),
+        (5, None, TypeError, "corruptions"),
+        (["blur"], {"gaussian": {"sigma": 0.1}}, ValueError, "not in the mix"),
+        (["blur"], {"blur": {"radius": 2}}, ValueError, "radius"),
+        (["blur"], {"blur": {"sigma": 9}}, ValueError, r"params\['blur'\]: sigma"),
+        (["cutout"], {"cutout": {"fill": 2}}, ValueError, "fill"),
+        (["cutout"], {"cutout": 0.5}, TypeError, "params"),
+        (["cutout"], [("cutout", {})], TypeError, "params"),
+    ],
+    ids=[
+        "unknown",
+        "zero-weight",
+        "negative-weight",
+        "nan-weight",
+        "str-weight",
+        "empty",
+        "duplicate",
+        "int",
+        "params-not-in-mix",
+        "params-unknown-arg",
+        "params-bad-severity",
+        "params-bad-fill",
+        "params-not-dict",
+        "params-list",
+    ],
+)
 def test_bad_mix_is_refused_when_built(corruptions, params, error, match):
     with pytest.raises(error, match=match):
         CorruptionMix(corruptions, params=params)

@@ -7,11 +7,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import NUM_CLASSES, build_dae, build_generator, make_pattern_data
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from conftest import NUM_CLASSES, build_dae, build_generator, make_pattern_data
 from synthaug.data.image_format import detect_format
 from synthaug.transforms import (
     BatchSyntheticMix,
@@ -46,6 +46,7 @@ class LabelPainter:
 
 # -- item forms -------------------------------------------------------------------------------
 
+
 def random_chw(channels: int, seed: int = 0) -> torch.Tensor:
     """A float [C, H, W] image in [0.2, 0.8]: no model output is ever equal to it."""
     return 0.2 + 0.6 * torch.rand(channels, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
@@ -66,8 +67,16 @@ def make_item(form: str, seed: int = 0):
     }[form]()
 
 
-FORMS = ["pil-L", "pil-RGB", "tensor-float32", "tensor-uint8", "tensor-float64-hw", "numpy-uint8-hwc",
-         "numpy-float32-hwc", "numpy-uint8-hw"]
+FORMS = [
+    "pil-L",
+    "pil-RGB",
+    "tensor-float32",
+    "tensor-uint8",
+    "tensor-float64-hw",
+    "numpy-uint8-hwc",
+    "numpy-float32-hwc",
+    "numpy-uint8-hw",
+]
 
 
 def channels_of(image) -> int:
@@ -124,6 +133,7 @@ def name(request) -> str:
 
 # -- conformance: every transform, every item form ------------------------------------------
 
+
 @pytest.mark.parametrize("form", FORMS)
 def test_output_has_the_input_form_and_input_is_untouched(name, form):
     image = make_item(form)
@@ -140,8 +150,11 @@ def test_batch_tensor_keeps_dtype_and_is_untouched(name):
         pytest.skip("SyntheticReplace works on items; BatchSyntheticMix is its batch form")
     transform = BUILDERS[name](1)
     labels = torch.tensor([0, 1, 2, 0])
-    for images in (torch.rand(4, 1, SIZE, SIZE), torch.rand(4, 1, SIZE, SIZE).double(),
-                   torch.randint(0, 256, (4, 1, SIZE, SIZE), dtype=torch.uint8)):
+    for images in (
+        torch.rand(4, 1, SIZE, SIZE),
+        torch.rand(4, 1, SIZE, SIZE).double(),
+        torch.randint(0, 256, (4, 1, SIZE, SIZE), dtype=torch.uint8),
+    ):
         before = images.clone()
         out = transform(images) if name == "Denoise" else transform(images, labels)[0]
         assert out.shape == images.shape and out.dtype == images.dtype and out.device == images.device
@@ -153,8 +166,11 @@ def test_repr_shows_parameters(name):
     assert text.startswith(f"{name}(")
     assert "image_size=8" in text  # the model, in one line
     assert "\n" not in text
-    expected = {"SyntheticReplace": ["p=0.25", "seed=0", "truncation=1.0"],
-                "VAEVariation": ["p=0.25", "seed=0", "strength=0.5"], "Denoise": ["batch_size=256"]}[name]
+    expected = {
+        "SyntheticReplace": ["p=0.25", "seed=0", "truncation=1.0"],
+        "VAEVariation": ["p=0.25", "seed=0", "strength=0.5"],
+        "Denoise": ["batch_size=256"],
+    }[name]
     for part in expected:
         assert part in text
 
@@ -250,26 +266,48 @@ def test_dataloader_workers_do_not_repeat_each_other_and_a_seeded_loader_repeats
 
 # -- errors -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("build, error, message", [
-    (lambda: SyntheticReplace(model("cgan", 1), p=1.5), ValueError, r"p must be a probability in \[0, 1\], got 1.5"),
-    (lambda: SyntheticReplace(model("cgan", 1), p=-0.1), ValueError, r"p must be .* got -0.1"),
-    (lambda: SyntheticReplace(model("cgan", 1), p=True), ValueError, r"p must be .* got True"),
-    (lambda: SyntheticReplace(model("cgan", 1), truncation=0), ValueError, r"truncation must be"),
-    (lambda: SyntheticReplace(model("cgan", 1), seed=-1), ValueError, r"seed must be None or a non-negative int, got -1"),
-    (lambda: SyntheticReplace(object()), TypeError, r"generator must provide .* got object"),
-    (lambda: BatchSyntheticMix(model("cgan", 1), p=2), ValueError, r"p must be a probability in \[0, 1\], got 2"),
-    (lambda: BatchSyntheticMix("runs/cgan"), TypeError, r"generator must provide .* got str"),
-    (lambda: VAEVariation(model("cvae", 1), strength=-1), ValueError, r"strength must be a finite number >= 0 .* got -1"),
-    (lambda: VAEVariation(model("cvae", 1), strength=float("nan")), ValueError, r"strength must be"),
-    (lambda: VAEVariation(model("cvae", 1), p=1.01), ValueError, r"p must be a probability"),
-    (lambda: VAEVariation(model("cgan", 1)), TypeError,
-     r"cvae must be a ConditionalVAE or the path of its bundle, got ConditionalGAN"),
-    (lambda: Denoise(model("cvae", 1)), TypeError,
-     r"dae must be a DenoisingAutoencoder or the path of its bundle, got ConditionalVAE"),
-    (lambda: Denoise(model("dae", 1), batch_size=0), ValueError, r"batch_size must be > 0, got 0"),
-    (lambda: Denoise(model("dae", 1), batch_size=2.5), TypeError, r"batch_size must be an int"),
-    (lambda: Denoise("no/such/bundle"), ValueError, r"no/such/bundle"),
-])
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (
+            lambda: SyntheticReplace(model("cgan", 1), p=1.5),
+            ValueError,
+            r"p must be a probability in \[0, 1\], got 1.5",
+        ),
+        (lambda: SyntheticReplace(model("cgan", 1), p=-0.1), ValueError, r"p must be .* got -0.1"),
+        (lambda: SyntheticReplace(model("cgan", 1), p=True), ValueError, r"p must be .* got bool True"),
+        (lambda: SyntheticReplace(model("cgan", 1), truncation=0), ValueError, r"truncation must be"),
+        (
+            lambda: SyntheticReplace(model("cgan", 1), seed=-1),
+            ValueError,
+            r"seed must be None or a non-negative int, got -1",
+        ),
+        (lambda: SyntheticReplace(object()), TypeError, r"generator must provide .* got object"),
+        (lambda: BatchSyntheticMix(model("cgan", 1), p=2), ValueError, r"p must be a probability in \[0, 1\], got 2"),
+        (lambda: BatchSyntheticMix("runs/cgan"), TypeError, r"generator must provide .* got str"),
+        (
+            lambda: VAEVariation(model("cvae", 1), strength=-1),
+            ValueError,
+            r"strength must be a finite number >= 0 .* got -1",
+        ),
+        (lambda: VAEVariation(model("cvae", 1), strength=float("nan")), ValueError, r"strength must be"),
+        (lambda: VAEVariation(model("cvae", 1), p=1.01), ValueError, r"p must be a probability"),
+        (
+            lambda: VAEVariation(model("cgan", 1)),
+            TypeError,
+            r"cvae must be a ConditionalVAE or the path of its bundle, got ConditionalGAN",
+        ),
+        (
+            lambda: Denoise(model("cvae", 1)),
+            TypeError,
+            r"dae must be a DenoisingAutoencoder or the path of its bundle, got ConditionalVAE",
+        ),
+        (lambda: Denoise(model("dae", 1), batch_size=0), ValueError, r"batch_size must be a positive int, got 0"),
+        (lambda: Denoise(model("dae", 1), batch_size=2.5), TypeError, r"batch_size must be a positive int, got float"),
+        (lambda: Denoise("no/such/bundle"), ValueError, r"no/such/bundle"),
+    ],
+)
 def test_bad_arguments_are_refused(build, error, message):
     with pytest.raises(error, match=message):
         build()
@@ -285,18 +323,31 @@ def rgba():
     return Image.new("RGBA", (SIZE, SIZE))
 
 
-@pytest.mark.parametrize("image, label, error, message", [
-    (lambda: random_chw(1, 0).repeat(1, 2, 2), 0, ValueError, r"1x16x16, but the \w+ works on images of shape \(1, 8, 8\)"),
-    (lambda: torch.rand(4, SIZE, SIZE), 0, ValueError, r"4 channels; expected 1 \(grayscale\) or 3 \(RGB\)"),
-    (rgba, 0, ValueError, r"mode 'RGBA'"),
-    (lambda: random_chw(1) * 2, 0, ValueError, r"values in \[0.4.*\]; expected \[0, 1\]"),
-    (lambda: random_chw(1).int(), 0, ValueError, r"dtype torch.int32"),
-    (lambda: [[0.5]], 0, TypeError, r"image must be a PIL image, a torch.Tensor or a numpy array, got list"),
-    (lambda: make_item("pil-RGB"), 0, ValueError, r"PIL RGB uint8 .* 3x8x8, but the \w+ works on images of shape \(1, 8, 8\)"),
-    (lambda: make_item("pil-L"), 3, ValueError, r"label must be a class index in \[0, 2\], got 3"),
-    (lambda: make_item("pil-L"), -1, ValueError, r"label must be a class index in \[0, 2\], got -1"),
-    (lambda: make_item("pil-L"), 1.0, TypeError, r"label must be an int class index, got float 1.0"),
-])
+@pytest.mark.parametrize(
+    "image, label, error, message",
+    [
+        (
+            lambda: random_chw(1, 0).repeat(1, 2, 2),
+            0,
+            ValueError,
+            r"1x16x16, but the \w+ works on images of shape \(1, 8, 8\)",
+        ),
+        (lambda: torch.rand(4, SIZE, SIZE), 0, ValueError, r"4 channels; expected 1 \(grayscale\) or 3 \(RGB\)"),
+        (rgba, 0, ValueError, r"mode 'RGBA'"),
+        (lambda: random_chw(1) * 2, 0, ValueError, r"values in \[0.4.*\]; expected \[0, 1\]"),
+        (lambda: random_chw(1).int(), 0, ValueError, r"dtype torch.int32"),
+        (lambda: [[0.5]], 0, TypeError, r"image must be a PIL image, a torch.Tensor or a numpy array, got list"),
+        (
+            lambda: make_item("pil-RGB"),
+            0,
+            ValueError,
+            r"PIL RGB uint8 .* 3x8x8, but the \w+ works on images of shape \(1, 8, 8\)",
+        ),
+        (lambda: make_item("pil-L"), 3, ValueError, r"label must be an int class index in \[0, 2\], got 3"),
+        (lambda: make_item("pil-L"), -1, ValueError, r"label must be an int class index in \[0, 2\], got -1"),
+        (lambda: make_item("pil-L"), 1.0, TypeError, r"label must be an int class index in \[0, 2\], got float 1.0"),
+    ],
+)
 @pytest.mark.parametrize("transform_name", list(BUILDERS))
 def test_bad_items_are_refused(transform_name, image, label, error, message):
     if transform_name == "Denoise" and "label" in message:
@@ -307,7 +358,9 @@ def test_bad_items_are_refused(transform_name, image, label, error, message):
 
 
 def test_grayscale_pil_for_an_rgb_model_names_both():
-    with pytest.raises(ValueError, match=r"PIL L uint8 in 0..255, 1x8x8, but the generator works on images of shape \(3, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"PIL L uint8 in 0..255, 1x8x8, but the generator works on images of shape \(3, 8, 8\)"
+    ):
         BUILDERS["SyntheticReplace"](3)(make_item("pil-L"), 0)
 
 
@@ -318,6 +371,7 @@ def test_a_pair_transform_needs_a_pair(transform_name):
 
 
 # -- SyntheticReplace ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("label", range(NUM_CLASSES))
 def test_synthetic_replace_samples_the_items_label(label):
@@ -343,6 +397,7 @@ def test_synthetic_replace_forwards_truncation():
 
 # -- BatchSyntheticMix --------------------------------------------------------------------------
 
+
 def replaced_rows(out: torch.Tensor) -> torch.Tensor:
     return out.flatten(1).float().amax(1) > 0  # inputs are all zero; painted images are >= 0.25
 
@@ -352,7 +407,7 @@ def test_batch_mix_replaces_p_of_each_batch_with_the_same_labels(dtype):
     painter = LabelPainter()
     mix = BatchSyntheticMix(painter, p=0.25, seed=0)
     counts = []
-    for step in range(100):
+    for _ in range(100):
         images = torch.zeros(10, 1, SIZE, SIZE, dtype=dtype)
         labels = torch.arange(10) % NUM_CLASSES
         out, out_labels = mix(images, labels)
@@ -402,22 +457,35 @@ def test_batch_mix_on_the_gpu_keeps_the_device():
 LABELS4 = torch.zeros(4, dtype=torch.long)
 
 
-@pytest.mark.parametrize("images, labels, error, message", [
-    (torch.zeros(4, SIZE, SIZE), LABELS4, ValueError, r"images must have shape \[B, C, H, W\]"),
-    (torch.zeros(4, 1, SIZE, SIZE), LABELS4[:3], ValueError, r"3 labels for 4 images"),
-    (torch.zeros(4, 1, SIZE, SIZE), LABELS4 + 3, ValueError, r"labels must be in \[0, 2\], got values \[3, 3, 3, 3\]"),
-    (torch.zeros(4, 1, SIZE, SIZE), LABELS4.float(), TypeError, r"labels must have an integer dtype"),
-    (torch.full((4, 1, SIZE, SIZE), 2.0), LABELS4, ValueError, r"values in \[2, 2\]; expected \[0, 1\]"),
-    (torch.zeros(4, 3, SIZE, SIZE), LABELS4, ValueError,
-     r"\(4, 3, 8, 8\), but the generator works on images of shape \[B, 1, 8, 8\]"),
-    (np.zeros((4, 1, SIZE, SIZE)), LABELS4, TypeError, r"images must be a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "images, labels, error, message",
+    [
+        (torch.zeros(4, SIZE, SIZE), LABELS4, ValueError, r"images must have shape \[B, C, H, W\]"),
+        (torch.zeros(4, 1, SIZE, SIZE), LABELS4[:3], ValueError, r"3 labels for 4 images"),
+        (
+            torch.zeros(4, 1, SIZE, SIZE),
+            LABELS4 + 3,
+            ValueError,
+            r"labels must be in \[0, 2\], got values \[3, 3, 3, 3\]",
+        ),
+        (torch.zeros(4, 1, SIZE, SIZE), LABELS4.float(), TypeError, r"labels must have an integer dtype"),
+        (torch.full((4, 1, SIZE, SIZE), 2.0), LABELS4, ValueError, r"values in \[2, 2\]; expected \[0, 1\]"),
+        (
+            torch.zeros(4, 3, SIZE, SIZE),
+            LABELS4,
+            ValueError,
+            r"\(4, 3, 8, 8\), but the generator works on images of shape \[B, 1, 8, 8\]",
+        ),
+        (np.zeros((4, 1, SIZE, SIZE)), LABELS4, TypeError, r"images must be a torch.Tensor"),
+    ],
+)
 def test_batch_mix_refuses_bad_batches(images, labels, error, message):
     with pytest.raises(error, match=message):
         BatchSyntheticMix(LabelPainter(), p=0.5, seed=0)(images, labels)
 
 
 # -- Denoise ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def noisy_patterns():
@@ -474,6 +542,7 @@ def test_denoise_keeps_the_model_mode():
 
 
 # -- VAEVariation -------------------------------------------------------------------------------
+
 
 def test_vae_variation_strength_zero_is_the_reconstruction(trained_cvae_run):
     import synthaug

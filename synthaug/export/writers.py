@@ -22,8 +22,9 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -48,12 +49,14 @@ def synthetic_dataset(
     truncation: float = 1.0,
 ) -> SyntheticDataset:
     """The uint8 ``[H, W, C]`` numpy-item dataset an export writes (checks every argument)."""
-    return SyntheticDataset(generator, num_samples, class_counts=class_counts, seed=seed, image_type="numpy",
-                            truncation=truncation)
+    return SyntheticDataset(
+        generator, num_samples, class_counts=class_counts, seed=seed, image_type="numpy", truncation=truncation
+    )
 
 
-def _items(ds: SyntheticDataset, progress: bool, desc: str, start: int = 0,
-           stop: int | None = None) -> Iterator[tuple[int, np.ndarray, int]]:
+def _items(
+    ds: SyntheticDataset, progress: bool, desc: str, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, np.ndarray, int]]:
     # In index order: the dataset generates a chunk at a time and caches it.
     stop = len(ds) if stop is None else stop
     with tqdm(total=stop - start, desc=desc, unit="img", disable=not progress, leave=False) as bar:
@@ -63,7 +66,9 @@ def _items(ds: SyntheticDataset, progress: bool, desc: str, start: int = 0,
             bar.update(1)
 
 
-def sample_range(ds: SyntheticDataset, start: int, stop: int, progress: bool = False, desc: str = "sampling") -> np.ndarray:
+def sample_range(
+    ds: SyntheticDataset, start: int, stop: int, progress: bool = False, desc: str = "sampling"
+) -> np.ndarray:
     """Items ``start..stop-1`` of a numpy-item dataset as one uint8 ``[n, H, W, C]`` array.
 
     What :func:`export_npz` stores for the whole range, and a shard

@@ -78,6 +78,7 @@ def cli_bundle(tmp_path_factory, image_folder_factory) -> Path:
 # -- help ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_help_in_a_real_process():
     result = run_cli("--help")
     assert result.returncode == 0
@@ -140,6 +141,7 @@ def test_sample_npz(cli_bundle, tmp_path):
     assert np.array_equal(labels, ds.targets.numpy())
 
 
+@pytest.mark.slow
 def test_sample_npz_in_a_real_process_is_reproducible(cli_bundle, tmp_path):
     first, second = tmp_path / "a.npz", tmp_path / "b.npz"
     result = run_cli("sample", cli_bundle, "--out", first, "--num-samples", "12")
@@ -256,6 +258,7 @@ def test_info_text(cli_bundle, capsys):
 # -- bad input: status 2, one line, no traceback ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bad_value_in_a_real_process(image_folder, tmp_path):
     result = run_cli("train", "cgan", "--data", image_folder, "--epochs", "0", "--out", tmp_path / "run")
     assert result.returncode == 2
@@ -381,6 +384,7 @@ def test_train_dae_writes_a_loadable_run_directory(dae_bundle):
     assert model.config == {"channels": 1, "image_size": 8, "width": 8}
 
 
+@pytest.mark.slow
 def test_dae_info_in_a_real_process(dae_bundle):
     result = run_cli("info", dae_bundle)
     assert result.returncode == 0, result.stderr
@@ -520,6 +524,7 @@ def test_evaluate_generator_writes_a_report(cgan_bundle, pattern_folder, tmp_pat
     assert again["overall"] == report["overall"] and again["per_class"] == report["per_class"]
 
 
+@pytest.mark.slow
 def test_evaluate_bad_data_path_in_a_real_process(cgan_bundle, tmp_path):
     result = run_cli("evaluate", cgan_bundle, "--data", tmp_path / "nowhere", "--out", tmp_path / "report")
     assert result.returncode == 2
@@ -857,6 +862,7 @@ def test_info_prints_the_training_config(config_run, capsys):
 # -- demo ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_in_a_real_process(tmp_path):
     out = tmp_path / "demo"
     result = run_cli(

@@ -49,6 +49,7 @@ def test_readme_example_runs_as_written(digits_bundle, tmp_path, monkeypatch):
     assert isinstance(namespace["label"], int)
 
 
+@pytest.mark.slow  # each script runs in its own process (4-9 s)
 @pytest.mark.parametrize(
     "script, args",
     [

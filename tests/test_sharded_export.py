@@ -347,6 +347,7 @@ def test_cuda_under_torchrun_means_the_local_rank():
     assert DistributedRun().device("cuda") == "cuda"
 
 
+@pytest.mark.slow
 def test_a_real_torchrun_writes_the_shards_and_the_manifest(bundle, gen, tmp_path):
     out = tmp_path / "shards"
     # --num-samples, not --n: torchrun's own parser would take --n for an abbreviation of its options.

@@ -57,6 +57,7 @@ def dead_pid() -> int:
 # -- kill -9 and --resume -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_loses_nothing(tmp_path):
     """bench/kill_resume.py's loop, 3 cycles: the resumed run equals an uninterrupted one.
 
@@ -100,6 +101,7 @@ def test_an_aside_copy_of_the_only_previous_output_is_kept(tmp_path):
     assert remove_stale_temporaries(tmp_path / "synth") == [aside]
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_cleans_up_and_logs_every_step_once(tmp_path, pattern_factory):
     """A run killed mid-epoch (after logging past its checkpoint, with a temporary on disk) resumes cleanly."""
     data = pattern_factory(16)  # 48 images: 3 steps per epoch
@@ -142,6 +144,7 @@ def half_then_full(real):
     return write
 
 
+@pytest.mark.slow
 def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, pattern_factory, monkeypatch):
     data = pattern_factory(16)
     straight = CGANTrainer(tiny_cgan(), tmp_path / "a", epochs=3, **SETTINGS).fit(data)

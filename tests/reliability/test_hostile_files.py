@@ -539,6 +539,7 @@ def test_the_payloads_are_live(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_pickled_checkpoint_from_the_command_line(tmp_path, image_folder_factory):
     """``synthaug train --resume`` over a checkpoint carrying an os.system payload: exit 2, nothing runs."""
     data = image_folder_factory(tmp_path / "data", classes=("a", "b"), per_class=5, size=(8, 8))

@@ -83,6 +83,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_two_processes_make_the_same_items(gen, tmp_path):
     bundle, script = tmp_path / "bundle", tmp_path / "items_hash.py"
     gen.save_pretrained(bundle)
@@ -213,7 +214,8 @@ class ExplodesOnClass1(nn.Module):
         return torch.tanh(self.linear(z)).view(-1, 1, 8, 8)
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
+# With workers, the failed DataLoader's shutdown stalls about 10 s (torch's worker join timeout).
+@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_a_failing_transform_names_the_item_and_seed(gen, num_workers):
     ds = synthaug.SyntheticDataset(gen, 30, seed=7, target_transform=CursedLabel(), transform=transforms.ToTensor())
     with pytest.raises(ValueError) as info:
@@ -225,7 +227,7 @@ def test_a_failing_transform_names_the_item_and_seed(gen, num_workers):
         assert "DataLoader worker process" in message
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_a_failing_generator_names_the_item_seed_and_chunk(num_workers):
     gen = synthaug.wrap(ExplodesOnClass1(), num_classes=3, image_shape=(1, 8, 8), latent_dim=8)
     ds = synthaug.SyntheticDataset(gen, 30, seed=11, chunk_size=4, image_type="tensor")
@@ -246,6 +248,7 @@ def test_index_errors_are_not_wrapped(gen):
 # -- loading in threads, soak ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_twenty_parallel_loads_return_identical_generators(gen, tmp_path):
     gen.save_pretrained(tmp_path / "bundle")
     result = load_script("soak").parallel_load_check(tmp_path / "bundle", threads=20)
@@ -253,6 +256,7 @@ def test_twenty_parallel_loads_return_identical_generators(gen, tmp_path):
     assert result["identical_state_dicts"] and result["identical_samples"], result
 
 
+@pytest.mark.slow
 def test_soak_script_runs_at_a_small_size(tmp_path):
     command = [
         sys.executable,

@@ -153,6 +153,7 @@ def cvae_runs(tmp_path_factory):
     return root, single, double, resumed
 
 
+@pytest.mark.slow
 def test_two_processes_train_and_write_one_normal_bundle(cvae_runs):
     root, _, double, _ = cvae_runs
     losses = epoch_means(double, "loss")
@@ -173,6 +174,7 @@ def test_two_processes_train_and_write_one_normal_bundle(cvae_runs):
     ]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_global_batch(cvae_runs):
     _, single, double, _ = cvae_runs
     assert [r["step"] for r in single] == [r["step"] for r in double]  # the same optimiser steps
@@ -182,6 +184,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(cvae_runs):
             assert abs(a - b) <= 0.05 * a, (key, one, two)
 
 
+@pytest.mark.slow
 def test_a_resumed_two_process_run_equals_an_uninterrupted_one(cvae_runs):
     root, _, double, resumed = cvae_runs
     assert [r["step"] for r in resumed] == [r["step"] for r in double]
@@ -190,6 +193,7 @@ def test_a_resumed_two_process_run_equals_an_uninterrupted_one(cvae_runs):
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-5), key
 
 
+@pytest.mark.slow
 def test_a_gan_trains_under_torchrun_within_tolerance_of_one_process(tmp_path):
     single = train("cgan", tmp_path / "single", epochs=2)
     double = train("cgan", tmp_path / "double", epochs=2, processes=2)

@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from synthaug._version import __version__
 from synthaug.errors import BundleError
 from synthaug.utils.atomic import atomic_file, fsync_file
-from synthaug.utils.files import read_json_object, sha256_file
+from synthaug.utils.files import check_format_version, read_json_object, sha256_file
 from synthaug.validation import check_int
 
 CONFIG_NAME = "config.json"
@@ -171,17 +171,14 @@ def read_config(path: str | Path) -> dict[str, Any]:
     for key, kind in (("model_type", str), ("config", dict)):
         if not isinstance(document[key], kind):
             raise BundleError(f"{config_path}: key {key!r} must be {kind.__name__}, got {type(document[key]).__name__}")
-    if document["format_version"] > FORMAT_VERSION:
-        writer = document.get("synthaug_version", "")[:40]
-        needed = (
-            f"synthaug>={writer} (it was written by synthaug {writer})"
-            if writer
-            else "a newer synthaug (it does not record which version wrote it)"
-        )
-        raise BundleError(
-            f"{config_path}: bundle format_version {document['format_version']} needs {needed}; this synthaug "
-            f"{__version__} reads format_version up to {FORMAT_VERSION}: upgrade synthaug"
-        )
+    check_format_version(
+        document["format_version"],
+        FORMAT_VERSION,
+        where=str(config_path),
+        what="bundle",
+        writer=document.get("synthaug_version"),
+        error=BundleError,
+    )
     return document
 
 

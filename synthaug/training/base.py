@@ -37,6 +37,7 @@ from synthaug.training.config import (
 )
 from synthaug.training.distributed import DistributedRun
 from synthaug.utils.atomic import atomic_file, write_text_atomic
+from synthaug.utils.files import check_format_version
 from synthaug.utils.seeding import stream_seed
 from synthaug.validation import is_int, is_number
 from synthaug.viz import save_generator_grid, save_loss_curves
@@ -47,7 +48,9 @@ logger = logging.getLogger(__name__)
 
 METRICS_NAME = "metrics.jsonl"
 CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_FORMAT_VERSION = 1
+# 2: a checkpoint may fall mid-epoch (epoch_step, epoch_rng, ...). synthaug 0.1 would read such
+# a file as an epoch boundary and resume wrongly, so it must refuse it; version 1 files still load.
+CHECKPOINT_FORMAT_VERSION = 2
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -437,13 +440,14 @@ class Trainer:
             return value
 
         version = count("format_version")
-        if version > CHECKPOINT_FORMAT_VERSION:
-            writer = state.get("synthaug_version")
-            needed = f"synthaug>={writer}" if isinstance(writer, str) else "a newer synthaug"
-            raise ValueError(
-                f"{path}: checkpoint format_version {version} needs {needed}; this synthaug {__version__} "
-                f"reads up to {CHECKPOINT_FORMAT_VERSION}: upgrade synthaug, or train without --resume"
-            )
+        check_format_version(
+            version,
+            CHECKPOINT_FORMAT_VERSION,
+            where=str(path),
+            what="checkpoint",
+            writer=state.get("synthaug_version"),
+            hint="upgrade synthaug, or train without --resume",
+        )
         epoch, step = count("epoch"), count("step")
         epoch_step = count("epoch_step", 0)
         count("log_count", 0)

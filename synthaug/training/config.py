@@ -43,6 +43,7 @@ from synthaug.training.diffaugment import DiffAugment
 from synthaug.training.losses import GAN_LOSSES
 from synthaug.training.registry import available_trainers, get_trainer_class
 from synthaug.transforms.corruptions import CorruptionMix
+from synthaug.utils.files import check_format_version
 from synthaug.validation import (
     ArgumentTypeError,
     check_bool,
@@ -383,13 +384,13 @@ class RunConfig:
         version = document.get("format_version", RUN_CONFIG_FORMAT_VERSION)
         if not is_int(version) or version < 1:
             raise ValueError(f"{where}: format_version must be an int >= 1, got {version!r}")
-        if version > RUN_CONFIG_FORMAT_VERSION:
-            writer = document.get("synthaug_version")
-            needed = f"synthaug>={writer}" if isinstance(writer, str) else "a newer synthaug"
-            raise ValueError(
-                f"{where}: format_version {version} needs {needed}; this synthaug {__version__} reads up "
-                f"to {RUN_CONFIG_FORMAT_VERSION}"
-            )
+        check_format_version(
+            version,
+            RUN_CONFIG_FORMAT_VERSION,
+            where=where,
+            what="training config",
+            writer=document.get("synthaug_version"),
+        )
         model_type = document.get("model_type")
         if model_type is None:
             raise ValueError(f"{where}: 'model_type' is missing (one of {', '.join(available_trainers())})")

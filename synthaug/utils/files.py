@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from synthaug._version import __version__
+
 
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks (weights and shards can be large)."""
@@ -40,3 +42,41 @@ def read_json_object(
     if not isinstance(document, dict):
         raise error(f"{path}: expected a JSON object, got {type(document).__name__}")
     return document
+
+
+def check_format_version(
+    version: int,
+    supported: int,
+    *,
+    where: str,
+    what: str,
+    writer: Any = None,
+    hint: str = "upgrade synthaug",
+    error: type[Exception] = ValueError,
+) -> int:
+    """``version`` if this synthaug reads files of that format version, else ``error`` saying what would.
+
+    The one message for every file synthaug versions (bundles, checkpoints, run configs):
+    which synthaug wrote the file, when it says so, and what reads it.
+
+    Args:
+        version: the file's ``format_version`` (already checked to be an int >= 1).
+        supported: the newest version this synthaug reads.
+        where: the file, as messages name it.
+        what: the kind of file ("bundle", "checkpoint", ...).
+        writer: the file's ``synthaug_version`` (anything; only a non-empty str is quoted).
+        hint: what the user can do.
+        error: the exception type to raise.
+    """
+    if version <= supported:
+        return version
+    writer = writer[:40] if isinstance(writer, str) else ""
+    needed = (
+        f"synthaug>={writer} (it was written by synthaug {writer})"
+        if writer
+        else "a newer synthaug (it does not record which version wrote it)"
+    )
+    raise error(
+        f"{where}: {what} format_version {version} needs {needed}; this synthaug {__version__} reads "
+        f"format_version up to {supported}: {hint}"
+    )

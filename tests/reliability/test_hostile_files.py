@@ -446,7 +446,7 @@ CHECKPOINT_CASES = {
     ),
     "checkpoint-newer-format": Case(
         "checkpoint",
-        edit_checkpoint(lambda s: s.update(format_version=2, synthaug_version="9.1.0")),
+        edit_checkpoint(lambda s: s.update(format_version=99, synthaug_version="9.1.0")),
         CHECKPOINT_NAME,
         "needs synthaug>=9.1.0",
     ),

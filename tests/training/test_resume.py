@@ -149,3 +149,21 @@ def test_class_balanced_batches_even_out_a_long_tail(generator_factory, tmp_path
     assert (seen[True] - 1 / 3).abs().max() < 0.05
     with pytest.raises(TypeError, match="class_balanced"):
         TrainingConfig(class_balanced="yes")
+
+
+def test_an_epoch_end_checkpoint_of_format_1_still_resumes_exactly(generator_factory, pattern_factory, tmp_path):
+    """Format 2 added mid-epoch fields; a 0.1 checkpoint (format 1, epoch boundaries only) still loads."""
+    data = pattern_factory(16)
+    straight = CGANTrainer(generator_factory("cgan"), tmp_path / "a", epochs=3, **SETTINGS).fit(data)
+    CGANTrainer(generator_factory("cgan"), tmp_path / "b", epochs=2, checkpoint_every="epoch", **SETTINGS).fit(data)
+    path = tmp_path / "b" / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    assert state["format_version"] == 2
+    state = {k: v for k, v in state.items() if k not in ("epoch_step", "epoch_rng", "log_sums", "log_count")}
+    torch.save({**state, "format_version": 1}, path)
+    resumed = CGANTrainer(generator_factory("cgan", seed=99), tmp_path / "b", epochs=3, **SETTINGS).fit(
+        data, resume=True
+    )
+    assert resumed.steps == straight.steps
+    a, b = synthaug.load(tmp_path / "a").state_dict(), synthaug.load(tmp_path / "b").state_dict()
+    assert all(torch.allclose(a[key].float(), b[key].float(), atol=1e-6) for key in a)

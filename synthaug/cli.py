@@ -52,6 +52,16 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -365,6 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
         "cutout, blur (default: all four, equal weights)",
     )
     train.add_argument(
+        "--unlabelled",
+        default=None,
+        metavar="DIR_OR_NAME",
+        help="an unlabelled pool to learn from as well: an image directory (labels ignored) or 'digits' / "
+        "'fashion-mnist' (their training images, labels dropped); GAN and VAE: a classifier trained on --data "
+        "pseudo-labels it and only confident labels are kept; dae: all its images are used",
+    )
+    train.add_argument(
+        "--pseudo-label-threshold",
+        type=_probability,
+        default=unset,
+        help="confidence a pseudo-label of an --unlabelled image needs (default 0.9)",
+    )
+    train.add_argument(
+        "--pseudo-label-steps",
+        type=_positive_int,
+        default=unset,
+        help="training steps of the classifier that pseudo-labels --unlabelled (default 1000)",
+    )
+    train.add_argument(
         "--sample-every",
         type=_non_negative_int,
         default=unset,
@@ -597,7 +627,29 @@ def _train_data_source(args: argparse.Namespace, run) -> dict:
         "data_root": str(Path(root or DEFAULT_DATA_ROOT).expanduser()),
         "image_size": args.image_size if args.image_size is not None else recorded.get("image_size"),
         "channels": args.channels if args.channels is not None else recorded.get("channels"),
+        "unlabelled": args.unlabelled if args.unlabelled is not None else recorded.get("unlabelled"),
     }
+
+
+def _recorded_source(source: str) -> str:
+    """An image directory by its absolute path (training_config.json works from anywhere), a name as it is."""
+    return str(Path(source).resolve()) if source not in BUILTIN_DATA and Path(source).is_dir() else source
+
+
+def _unlabelled_pool(source: dict, image_size: int, channels: int, seed: int):
+    """The --unlabelled images: a built-in set's training split, or every image of a directory."""
+    import torch
+
+    from synthaug.data.real import load_real_data
+
+    if source["unlabelled"] is None:
+        return None
+    pool = load_real_data(
+        source["unlabelled"], data_root=source["data_root"], image_size=image_size, channels=channels, seed=seed
+    )
+    if source["unlabelled"] in BUILTIN_DATA:
+        return pool.train.images  # the test split stays unseen, as for --data
+    return torch.cat([pool.train.images, pool.test.images])
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -646,18 +698,25 @@ def _cmd_train(args: argparse.Namespace) -> None:
     extra = {"preview_images": data.test.images if len(data.test) else None} if trainer_cls.uses_preview_images else {}
     trainer = trainer_cls(model, args.out, config, **extra)
     # Recorded in training_config.json: an ImageFolder by its absolute path, so the file works from anywhere.
-    is_folder = source["source"] not in BUILTIN_DATA and Path(source["source"]).is_dir()
     trainer.data_source = {
         **source,
-        "source": str(Path(source["source"]).resolve()) if is_folder else source["source"],
+        "source": _recorded_source(source["source"]),
+        "unlabelled": _recorded_source(source["unlabelled"]) if source["unlabelled"] is not None else None,
         "image_size": size,
         "channels": channels,
     }
+    unlabelled = _unlabelled_pool(source, size, channels, config.seed)
     main = trainer.dist.is_main  # under torchrun, rank 0 speaks for all processes
     if main:
         world = f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
         print(f"training {model_type} on {data!r} ({trainer.device}{world})", flush=True)
-    result = trainer.fit(data.train, resume=args.resume)
+    result = trainer.fit(data.train, resume=args.resume, unlabelled=unlabelled)
+    if main and trainer.pseudo_labels is not None:
+        kept = trainer.pseudo_labels.summary(data.num_classes)
+        print(
+            f"unlabelled pool: kept {kept['kept']} of {kept['pool']} images with a pseudo-label of confidence "
+            f">= {kept['threshold']} ({str(result.out_dir)}/pseudo_labels.json)"
+        )
     if not main:
         return
     losses = ", ".join(f"{k}={v:.4f}" for k, v in result.final_losses.items())

@@ -661,6 +661,7 @@ def test_train_writes_its_config(config_run):
         "image_size": 8,
         "channels": 1,
         "data_root": str(Path("~/.cache/synthaug").expanduser()),
+        "unlabelled": None,
     }
     assert document["model"]["width"] == 8 and document["model"]["class_names"] == ["cat", "dog"]
     training = document["training"]
@@ -837,6 +838,7 @@ def test_every_train_flag_sets_a_config_field():
         "config",
         "data",
         "data_root",
+        "unlabelled",
         "out",
         "latent_dim",
         "width",

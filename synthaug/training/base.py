@@ -36,6 +36,7 @@ from synthaug.training.config import (
     checkpoint_interval,
 )
 from synthaug.training.distributed import DistributedRun
+from synthaug.training.pseudo_labels import PseudoLabelled, pseudo_label, train_labeller, unlabelled_images
 from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.utils.files import check_format_version
 from synthaug.utils.seeding import stream_seed
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 METRICS_NAME = "metrics.jsonl"
 CHECKPOINT_NAME = "checkpoint.pt"
+PSEUDO_LABELS_NAME = "pseudo_labels.json"
 # 2: a checkpoint may fall mid-epoch (epoch_step, epoch_rng, ...). synthaug 0.1 would read such
 # a file as an epoch boundary and resume wrongly, so it must refuse it; version 1 files still load.
 CHECKPOINT_FORMAT_VERSION = 2
@@ -174,6 +176,7 @@ class Trainer:
         self.config = self.config_class.from_options(config, **{k: v for k, v in overrides.items() if v is not UNSET})
         self.config.to_dict()  # refuses now a value that training_config.json could not record
         self.data_source: dict[str, Any] | None = None
+        self.pseudo_labels: PseudoLabelled | None = None  # what fit(..., unlabelled=) kept of the pool
         # Under torchrun: this process's rank; "cuda" means this process's GPU.
         self.dist = DistributedRun.from_env()
         self.device = torch.device(self.dist.device(self.config.device))
@@ -266,6 +269,35 @@ class Trainer:
             raise ValueError(
                 f"data labels must be int64 in [0, {num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]"
             )
+
+    def with_unlabelled(self, data: LabelledImages, unlabelled: Any) -> LabelledImages:
+        """``data`` plus what this trainer learns from an unlabelled pool (see :meth:`fit`).
+
+        Deterministic for a seed, so a resumed run rebuilds the same training set.
+        """
+        pool = unlabelled_images(unlabelled)
+        self.check_data(LabelledImages(pool, torch.zeros(len(pool), dtype=torch.int64)))  # shape, range, finite
+        if not self.uses_labels:
+            return LabelledImages(
+                torch.cat([data.images, pool]), torch.cat([data.labels, data.labels.new_zeros(len(pool))])
+            )
+        num_classes = cast(GeneratorProtocol, self.model).num_classes
+        labeller = train_labeller(
+            data, num_classes, steps=self.config.pseudo_label_steps, seed=self.config.seed, device=str(self.device)
+        )
+        self.pseudo_labels = pseudo_label(labeller, pool, self.config.pseudo_label_threshold)
+        summary = self.pseudo_labels.summary(num_classes, getattr(self.model, "class_names", None))
+        logger.info(
+            "unlabelled pool: kept %d of %d images (confidence >= %s)",
+            summary["kept"],
+            summary["pool"],
+            summary["threshold"],
+        )
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.out_dir / PSEUDO_LABELS_NAME, json.dumps(summary, indent=2) + "\n")
+        kept = self.pseudo_labels.data
+        return LabelledImages(torch.cat([data.images, kept.images]), torch.cat([data.labels, kept.labels]))
 
     def _batch_size(self, num_items: int) -> int:
         """This process's batch size: the global batch split across processes, at most its share of the data."""
@@ -505,8 +537,17 @@ class Trainer:
             )
 
     # -- the loop ----------------------------------------------------------------------
-    def fit(self, data: LabelledImages, resume: bool = False) -> TrainResult:
+    def fit(self, data: LabelledImages, resume: bool = False, unlabelled: Any = None) -> TrainResult:
         """Train for ``config.epochs`` epochs (or ``config.steps`` steps) on ``data`` and write the run directory.
+
+        ``unlabelled``: a pool of images without labels to learn from as well (an image
+        tensor ``[N, C, H, W]``, a ``LabelledImages`` whose labels are ignored, or a dataset
+        of ``(image, label)`` items). A trainer that reads labels pseudo-labels it first
+        (:mod:`synthaug.training.pseudo_labels`: a SmallCNN trained on ``data`` for
+        ``config.pseudo_label_steps`` steps; only labels of confidence at least
+        ``config.pseudo_label_threshold`` are kept, recorded in ``pseudo_labels.json``) and
+        trains on ``data`` plus the kept images; the denoiser trains on every image. Epochs
+        then count the combined set.
 
         ``training_config.json`` is written before the first step. A checkpoint (model,
         optimisers, step, RNG state, metric history and, in the middle of an epoch, the
@@ -519,6 +560,8 @@ class Trainer:
         :mod:`synthaug.training.distributed`. Rank 0 writes every file.
         """
         self.check_data(data)
+        if unlabelled is not None:
+            data = self.with_unlabelled(data, unlabelled)
         self.prepare(data)
         self.dist.start(self.device)
         try:

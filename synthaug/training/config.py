@@ -15,7 +15,7 @@ back (or a hand-written JSON/YAML file of the same layout) and re-creates the ru
       "synthaug_version": "0.1.0",
       "model_type": "cgan",
       "trainer": "CGANTrainer",
-      "data": {"source": "digits", "data_root": "...", "image_size": 16, "channels": 1},
+      "data": {"source": "digits", "data_root": "...", "image_size": 16, "channels": 1, "unlabelled": null},
       "model": {"num_classes": 10, "channels": 1, "image_size": 16, "latent_dim": 128, ...},
       "training": {"epochs": 20, "batch_size": 64, ..., "steps": null, "checkpoint_every": "auto", "loss": "bce", ...}
     }
@@ -147,6 +147,10 @@ class TrainingConfig:
     # Added after 0.1, so after its fields: positional use keeps working.
     steps: int | None = None
     checkpoint_every: int | str = "auto"
+    # fit(labelled, unlabelled=...): the confidence a pseudo-label needs, and the steps of the
+    # classifier that gives them (see synthaug.training.pseudo_labels).
+    pseudo_label_threshold: float = 0.9
+    pseudo_label_steps: int = 1000
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.steps is not None:
@@ -159,8 +163,11 @@ class TrainingConfig:
             positive_int("epochs", self.epochs)
         if self.steps is not None:
             positive_int("steps", self.steps)
-        for name in ("batch_size", "log_every", "samples_per_class"):
+        for name in ("batch_size", "log_every", "samples_per_class", "pseudo_label_steps"):
             positive_int(name, getattr(self, name))
+        self.pseudo_label_threshold = check_number(
+            "pseudo_label_threshold", self.pseudo_label_threshold, low=0.0, high=1.0
+        )
         check_bool("class_balanced", self.class_balanced)
         check_bool("progress", self.progress)
         check_int("sample_every", self.sample_every, low=0, expected="an int >= 0 (0: only at the end)")
@@ -331,7 +338,7 @@ class DAETrainingConfig(TrainingConfig):
 
 # -- the run file: training_config.json ----------------------------------------------------------
 
-DATA_KEYS = ("source", "data_root", "image_size", "channels")
+DATA_KEYS = ("source", "data_root", "image_size", "channels", "unlabelled")
 RUN_KEYS = ("format_version", "synthaug_version", "model_type", "trainer", "data", "model", "training")
 
 
@@ -420,8 +427,9 @@ class RunConfig:
                     f"{where}: data.source must name the data ('digits', 'fashion-mnist' or an ImageFolder "
                     f"directory), got {data.get('source')!r}"
                 )
-            if data.get("data_root") is not None and not isinstance(data["data_root"], str):
-                raise ValueError(f"{where}: data.data_root must be a path (str), got {data['data_root']!r}")
+            for key in ("data_root", "unlabelled"):
+                if data.get(key) is not None and not isinstance(data[key], str):
+                    raise ValueError(f"{where}: data.{key} must be a path or data set name (str), got {data[key]!r}")
             for key in ("image_size", "channels"):
                 if data.get(key) is not None:
                     try:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from torch.utils.data import ConcatDataset, Subset
 
 from synthaug.generators.base import GeneratorProtocol
 
@@ -35,7 +36,8 @@ def class_names_of(source: Any) -> list[str] | None:
     """The class names of a real dataset (or a list of names), in label order; ``None`` when it has none.
 
     Reads ``class_to_idx`` (torchvision's ImageFolder and most datasets) when its indices
-    are exactly ``0..k-1``, else ``classes``. A plain sequence of strings is taken as the
+    are exactly ``0..k-1``, else ``classes``; a ``Subset`` has its dataset's names, a
+    ``ConcatDataset`` those its parts share. A plain sequence of strings is taken as the
     names themselves.
     """
     if (
@@ -45,6 +47,11 @@ def class_names_of(source: Any) -> list[str] | None:
         and all(isinstance(name, str) for name in source)
     ):
         return list(source)
+    if isinstance(source, Subset):  # a part of a named dataset keeps its names
+        return class_names_of(source.dataset)
+    if isinstance(source, ConcatDataset):  # named alike, or not at all
+        parts = [class_names_of(part) for part in source.datasets]
+        return parts[0] if parts and all(part == parts[0] for part in parts) else None
     class_to_idx = getattr(source, "class_to_idx", None)
     if isinstance(class_to_idx, Mapping) and class_to_idx:
         indices = sorted(class_to_idx.values()) if all(isinstance(i, int) for i in class_to_idx.values()) else None

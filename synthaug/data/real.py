@@ -37,10 +37,15 @@ FASHION_MNIST_FILES = (
 
 @dataclass
 class LabelledImages:
-    """Images ``[N, C, H, W]`` float in [0, 1] with int64 labels ``[N]``."""
+    """Images ``[N, C, H, W]`` float in [0, 1] with int64 labels ``[N]``.
+
+    ``class_names`` (optional, one per label index) travel to :meth:`as_dataset`'s
+    ``classes``, so mixing matches them to a generator's classes by name.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
+    class_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("images", "labels"):
@@ -80,11 +85,17 @@ class LabelledImagesDataset(torch.utils.data.Dataset):
 
     Labels are Python ints, as torchvision datasets and :class:`~synthaug.SyntheticDataset`
     return them, so the two concatenate and collate together.
+
+    Attributes:
+        classes, class_to_idx: the class names and their indices, like torchvision's
+            datasets, when ``data`` has ``class_names`` (else ``None``).
     """
 
     def __init__(self, data: LabelledImages):
         self.data = data
         self.targets = data.labels.tolist()
+        self.classes = list(data.class_names) if data.class_names else None
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)} if self.classes else None
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -109,6 +120,12 @@ class RealData:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
+
+    def __post_init__(self) -> None:
+        # The splits know their class names too, so their datasets mix by name.
+        for split in (self.train, self.test):
+            if split.class_names is None:
+                split.class_names = list(self.class_names)
 
     def __repr__(self) -> str:
         return (

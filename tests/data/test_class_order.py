@@ -189,3 +189,25 @@ def test_the_guard_matches_by_name():
     assert items and all(real.classes[label] == gen.class_names[generator_class_of(im)] for im, label in items)
     with pytest.raises(ValueError, match="differ"):
         synthaug.tune(real, painter(["dog", "bird"]), train_fn=train_fn, progress=False)
+
+
+def test_real_data_splits_carry_their_class_names_into_datasets():
+    from synthaug.data.real import LabelledImages, RealData
+
+    images = torch.zeros(6, 1, SIZE, SIZE)
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])
+    real = RealData("pets", LabelledImages(images, labels), LabelledImages(images, labels), ["cat", "dog"])
+    dataset = real.train.as_dataset()
+    assert dataset.classes == ["cat", "dog"] and dataset.class_to_idx == {"cat": 0, "dog": 1}
+    assert LabelledImages(images, labels).as_dataset().classes is None
+    # names survive Subset and ConcatDataset, so the usual wrappers still mix by name
+    part = torch.utils.data.Subset(dataset, [0, 1, 3])
+    both = torch.utils.data.ConcatDataset([dataset, part])
+    assert class_names_of(part) == class_names_of(both) == ["cat", "dog"]
+    assert class_names_of(torch.utils.data.ConcatDataset([dataset, Unnamed()])) is None
+    gen = painter(["dog", "cat"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ClassOrderWarning)
+        mixed = synthaug.mix(part, gen, "ratio", ratio=2.0)
+    items = synthetic_items(mixed)
+    assert items and all(real.class_names[label] == gen.class_names[generator_class_of(im)] for im, label in items)

@@ -383,6 +383,19 @@ def build_parser() -> argparse.ArgumentParser:
         "pseudo-labels it and only confident labels are kept; dae: all its images are used",
     )
     train.add_argument(
+        "--semi-supervised",
+        choices=("pseudo-labels", "m2"),
+        default=unset,
+        help="cvae: how --unlabelled is used: pseudo-labels (default) or m2 (the VAE's own classifier q(y|x) "
+        "infers the labels as it trains; Kingma et al. 2014)",
+    )
+    train.add_argument(
+        "--m2-alpha",
+        type=float,
+        default=unset,
+        help="cvae, m2: weight of the labelled images' classification loss (default 0.1 x pixels per image)",
+    )
+    train.add_argument(
         "--pseudo-label-threshold",
         type=_probability,
         default=unset,
@@ -692,6 +705,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         **(run.model if run is not None else {}),
         **{k: v for k, v in known.items() if k in cls.config_fields and v is not None},
     }
+    if getattr(config, "semi_supervised", None) == "m2":
+        model_args["label_classifier"] = True  # M2 trains the VAE's own classifier q(y|x)
     with seeded(config.seed):
         model = cls(**model_args)
     # The progress images of a trainer that shows held-out images (the denoiser's): the test split.

@@ -11,7 +11,7 @@ from torch import nn
 
 from synthaug.generators.base import ConditionalGenerator, check_labels, register_to_config
 from synthaug.generators.blocks import ConditionalDecoder, DownsamplingTrunk
-from synthaug.generators.config import IntField, conditional_image_fields
+from synthaug.generators.config import BoolField, IntField, conditional_image_fields
 from synthaug.generators.registry import register_generator
 from synthaug.validation import check_choice
 
@@ -42,6 +42,7 @@ class ConditionalVAE(ConditionalGenerator):
     config_fields = {
         **conditional_image_fields(),
         "gmm_components": IntField(0, 64, help="components of the per-class latent mixture (0: none)"),
+        "label_classifier": BoolField(help="a classifier q(y|x) for semi-supervised (M2) training"),
     }
     LATENT_SAMPLERS = ("prior", "gmm")
     # The mixture's buffers, present once gmm_components > 0 (declared for type checkers).
@@ -61,6 +62,7 @@ class ConditionalVAE(ConditionalGenerator):
         embed_dim: int = 16,
         class_names: list[str] | None = None,
         gmm_components: int = 0,
+        label_classifier: bool = False,
     ) -> None:
         """Build the encoder, the decoder and, with ``gmm_components``, the mixture's placeholders.
 
@@ -79,6 +81,9 @@ class ConditionalVAE(ConditionalGenerator):
             gmm_components: components per class of the latent mixture, 0 to 64 (0: none
                 yet). It sizes the mixture's arrays so a bundle's fitted mixture loads into
                 them; :meth:`set_latent_gmm` (called by the trainer) fills them.
+            label_classifier: add a classifier ``q(y|x)`` (:meth:`classify_logits`), which
+                semi-supervised training (Kingma et al. 2014, M2) uses to infer the labels
+                of unlabelled images; sampling does not use it.
         """
         super().__init__()
         self.encoder = DownsamplingTrunk(channels + num_classes, width, image_size)
@@ -91,6 +96,10 @@ class ConditionalVAE(ConditionalGenerator):
             self.register_buffer("gmm_means", torch.zeros(k, m, d))
             self.register_buffer("gmm_variances", torch.ones(k, m, d))
         self._latent_sampler = "gmm" if m else "prior"
+        self.label_classifier = label_classifier
+        if label_classifier:
+            trunk = DownsamplingTrunk(channels, width, image_size)
+            self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, num_classes))
 
     @staticmethod
     def estimate_parameters(config: Mapping[str, Any]) -> int:
@@ -101,7 +110,11 @@ class ConditionalVAE(ConditionalGenerator):
         enc = DownsamplingTrunk.estimate_parameters(c["channels"] + c["num_classes"], c["width"], c["image_size"])
         moments = 2 * c["width"] * (c["image_size"] // 4) ** 2 * 2 * c["latent_dim"]
         mixture = c["num_classes"] * c.get("gmm_components", 0) * (2 * c["latent_dim"] + 1)
-        return dec + enc + moments + mixture
+        classifier = 0
+        if c.get("label_classifier"):
+            classifier = DownsamplingTrunk.estimate_parameters(c["channels"], c["width"], c["image_size"])
+            classifier += (2 * c["width"] * (c["image_size"] // 4) ** 2 + 1) * c["num_classes"]
+        return dec + enc + moments + mixture + classifier
 
     # -- latent sampling ---------------------------------------------------------------
     @property
@@ -184,6 +197,12 @@ class ConditionalVAE(ConditionalGenerator):
         moments = self.to_moments(self.encoder(torch.cat([images * 2 - 1, planes], dim=1)))
         mu, logvar = moments.chunk(2, dim=1)
         return mu, logvar.clamp(-10.0, 10.0)  # keeps exp(logvar) finite early in training
+
+    def classify_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of ``q(y|x)`` ``[B, num_classes]`` for images in [0, 1] (needs ``label_classifier=True``)."""
+        if not self.label_classifier:
+            raise ValueError("this ConditionalVAE has no label classifier; build it with label_classifier=True")
+        return self.classifier(images * 2 - 1)
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid decoder output (what the Bernoulli reconstruction loss needs)."""

@@ -47,6 +47,7 @@ from synthaug.utils.files import check_format_version
 from synthaug.validation import (
     ArgumentTypeError,
     check_bool,
+    check_choice,
     check_device,
     check_int,
     check_number,
@@ -284,6 +285,10 @@ class CGANTrainingConfig(TrainingConfig):
             DiffAugment(self.diffaugment)  # refuses an unknown policy now, not at the first step
 
 
+SEMI_SUPERVISED = ("pseudo-labels", "m2")
+"""How a cVAE learns from an unlabelled pool (``CVAETrainingConfig.semi_supervised``)."""
+
+
 @dataclass
 class CVAETrainingConfig(TrainingConfig):
     """:class:`TrainingConfig` plus the cVAE's options.
@@ -293,17 +298,29 @@ class CVAETrainingConfig(TrainingConfig):
         kl_warmup_steps: steps over which the KL weight ramps from 0 to ``beta`` (0: none).
         gmm_components: components of the per-class latent mixture fitted after training,
             in [0, 64] (0: sample from the prior).
+        semi_supervised: how ``fit(..., unlabelled=pool)`` uses the pool: ``"pseudo-labels"``
+            (a separate classifier labels it first; the default of every trainer) or ``"m2"``
+            (Kingma et al. 2014: the model's own classifier ``q(y|x)`` infers the labels as
+            it trains; needs ``ConditionalVAE(label_classifier=True)``).
+        m2_alpha: weight of the labelled images' classification loss in M2 training;
+            ``None``: 0.1 x the pixels of an image (the reconstruction term is summed over
+            pixels, so this keeps the two on comparable scales).
     """
 
     beta: float = 1.0
     kl_warmup_steps: int = 200
     gmm_components: int = 10
+    semi_supervised: str = "pseudo-labels"
+    m2_alpha: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.beta = check_number("beta", self.beta, low=0.0, high=100.0, expected="a float in [0, 100]")
         non_negative_int("kl_warmup_steps", self.kl_warmup_steps)
         check_int("gmm_components", self.gmm_components, low=0, high=64)
+        check_choice("semi_supervised", self.semi_supervised, SEMI_SUPERVISED)
+        if self.m2_alpha is not None:
+            self.m2_alpha = check_number("m2_alpha", self.m2_alpha, low=0.0)
 
 
 @dataclass

@@ -378,9 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--unlabelled",
         default=None,
         metavar="DIR_OR_NAME",
-        help="an unlabelled pool to learn from as well: an image directory (labels ignored) or 'digits' / "
-        "'fashion-mnist' (their training images, labels dropped); GAN and VAE: a classifier trained on --data "
-        "pseudo-labels it and only confident labels are kept; dae: all its images are used",
+        help="an unlabelled pool to learn from as well: an ImageFolder directory (its class folders are ignored) or 'digits' / "
+        "'fashion-mnist' (their training images, labels dropped); cgan and cvae: a classifier trained on --data "
+        "pseudo-labels it and only confident labels are kept (cvae with --semi-supervised m2: the VAE infers "
+        "the labels as it trains); dae: all its images are used",
     )
     train.add_argument(
         "--semi-supervised",

@@ -5,7 +5,13 @@ data (the "evaluator"), never with Inception: see ``docs/metrics.md``.
 """
 
 from synthaug.metrics.cas import classification_accuracy_score, per_class_accuracy
-from synthaug.metrics.classifier import SmallCNN, accuracy, train_classifier, train_filter_classifier
+from synthaug.metrics.classifier import (
+    SmallCNN,
+    accuracy,
+    train_classifier,
+    train_classifier_on,
+    train_filter_classifier,
+)
 from synthaug.metrics.denoising import denoising_report, image_quality, report_table
 from synthaug.metrics.distribution import (
     KernelDistance,
@@ -41,6 +47,7 @@ __all__ = [
     "predict",
     "report_table",
     "train_classifier",
+    "train_classifier_on",
     "train_filter_classifier",
     "write_report",
 ]

@@ -10,7 +10,7 @@ architecture, number of steps and seed, so only the training data differs.
 from __future__ import annotations
 
 from synthaug.data.real import LabelledImages
-from synthaug.metrics.classifier import SmallCNN, train_classifier
+from synthaug.metrics.classifier import SmallCNN, train_classifier_on
 from synthaug.metrics.fidelity import label_fidelity, predict
 
 
@@ -40,10 +40,9 @@ def classification_accuracy_score(
     """
     if not len(synthetic):
         raise ValueError("synthetic must hold at least one image")
-    classifier = train_classifier(
-        synthetic.as_dataset(),
+    classifier = train_classifier_on(
+        synthetic,
         num_classes,
-        tuple(synthetic.images.shape[1:]),
         steps=steps,
         batch_size=batch_size,
         lr=lr,

@@ -7,6 +7,7 @@ same number of optimiser steps with the same seed, so differences come from the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -108,6 +109,11 @@ def accuracy(model: nn.Module, data: LabelledImages, batch_size: int = 512) -> f
     return correct / len(data)
 
 
+def train_classifier_on(data: LabelledImages, num_classes: int, **options: Any) -> SmallCNN:
+    """:func:`train_classifier` on in-memory images: ``options`` are its keyword arguments."""
+    return train_classifier(data.as_dataset(), num_classes, tuple(data.images.shape[1:]), **options)
+
+
 def train_filter_classifier(
     real: Dataset | LabelledImages,
     num_classes: int | None = None,
@@ -129,13 +135,4 @@ def train_filter_classifier(
             "num_classes", num_classes, low=largest + 1, expected=f"an int above the largest label ({largest})"
         )
     k = num_classes if num_classes is not None else largest + 1
-    model = train_classifier(
-        data.as_dataset(),
-        k,
-        tuple(data.images.shape[1:]),
-        steps=steps,
-        seed=seed,
-        progress=progress,
-        desc="filter classifier",
-    )
-    return model.eval()
+    return train_classifier_on(data, k, steps=steps, seed=seed, progress=progress, desc="filter classifier").eval()

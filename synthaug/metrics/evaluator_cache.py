@@ -29,7 +29,7 @@ import torch
 
 from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
-from synthaug.metrics.classifier import SmallCNN, train_classifier
+from synthaug.metrics.classifier import SmallCNN, train_classifier_on
 from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.utils.seeding import seeded
 
@@ -154,10 +154,9 @@ def evaluator_classifier(
         logger.info("evaluator loaded from %s", path)
         return Evaluator(model.to(device), key, settings, path, from_cache=True, num_train=len(data))
     logger.info("training the evaluator (%d steps on %d images); it will be cached in %s", steps, len(data), path)
-    model = train_classifier(
-        data.as_dataset(),
+    model = train_classifier_on(
+        data,
         num_classes,
-        tuple(data.images.shape[1:]),
         steps=steps,
         batch_size=batch_size,
         lr=lr,

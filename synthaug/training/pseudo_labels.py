@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from synthaug.data.real import LabelledImages
-from synthaug.metrics.classifier import train_classifier
-from synthaug.utils.seeding import seeded
+from synthaug.metrics.classifier import train_classifier_on
 from synthaug.validation import check_number, positive_int
 
 __all__ = ["PseudoLabelled", "pseudo_label", "train_labeller", "unlabelled_images"]
@@ -91,18 +90,9 @@ def train_labeller(
 ) -> nn.Module:
     """A SmallCNN trained on the labelled images for ``steps`` Adam steps (seeded), in eval mode."""
     positive_int("steps", steps)
-    with seeded(seed):
-        model = train_classifier(
-            labelled.as_dataset(),
-            num_classes,
-            tuple(labelled.images.shape[1:]),
-            steps=steps,
-            seed=seed,
-            device=device,
-            progress=False,
-            desc="pseudo-labeller",
-        )
-    return model.eval()
+    return train_classifier_on(
+        labelled, num_classes, steps=steps, seed=seed, device=device, progress=False, desc="pseudo-labeller"
+    ).eval()
 
 
 @torch.no_grad()

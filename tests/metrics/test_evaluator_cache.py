@@ -17,15 +17,15 @@ STEPS = 3
 
 @pytest.fixture
 def trainings(monkeypatch) -> list[int]:
-    """Count calls of train_classifier made by the cache (the list grows by one per training)."""
+    """Count calls of train_classifier_on made by the cache (the list grows by one per training)."""
     calls: list[int] = []
-    real_train = evaluator_cache.train_classifier
+    real_train = evaluator_cache.train_classifier_on
 
     def counting(*args, **kwargs):
         calls.append(kwargs["steps"])
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(evaluator_cache, "train_classifier", counting)
+    monkeypatch.setattr(evaluator_cache, "train_classifier_on", counting)
     return calls
 
 

@@ -46,7 +46,9 @@ class ArgumentTypeError(TypeError, ValueError):
 
 def is_int(value: Any) -> bool:
     """Whether ``value`` is an integer (Python or NumPy) and not a ``bool``."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
+    # type() first: a plain int is the common case in every __getitem__, and the Integral
+    # ABC check costs several times more.
+    return type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool))
 
 
 def is_number(value: Any) -> bool:

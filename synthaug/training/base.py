@@ -270,13 +270,18 @@ class Trainer:
                 f"data labels must be int64 in [0, {num_classes - 1}], got {labels.dtype} in [{int(labels.min())}, {int(labels.max())}]"
             )
 
+    def pool_images(self, unlabelled: Any) -> torch.Tensor:
+        """An unlabelled pool's images, checked as :meth:`check_data` checks training images (shape, range)."""
+        pool = unlabelled_images(unlabelled)
+        self.check_data(LabelledImages(pool, torch.zeros(len(pool), dtype=torch.int64)))
+        return pool
+
     def with_unlabelled(self, data: LabelledImages, unlabelled: Any) -> LabelledImages:
         """``data`` plus what this trainer learns from an unlabelled pool (see :meth:`fit`).
 
         Deterministic for a seed, so a resumed run rebuilds the same training set.
         """
-        pool = unlabelled_images(unlabelled)
-        self.check_data(LabelledImages(pool, torch.zeros(len(pool), dtype=torch.int64)))  # shape, range, finite
+        pool = self.pool_images(unlabelled)
         if not self.uses_labels:
             return LabelledImages(
                 torch.cat([data.images, pool]), torch.cat([data.labels, data.labels.new_zeros(len(pool))])

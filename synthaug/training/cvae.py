@@ -13,7 +13,6 @@ from synthaug.generators.cvae import ConditionalVAE
 from synthaug.training.base import UNSET, Trainer, TrainingConfig
 from synthaug.training.config import CVAETrainingConfig
 from synthaug.training.latent_gmm import fit_latent_gmm
-from synthaug.training.pseudo_labels import unlabelled_images
 from synthaug.training.registry import register_trainer
 
 
@@ -103,9 +102,7 @@ class CVAETrainer(Trainer):
         """M2 keeps the pool apart (each step also draws a batch of it); otherwise pseudo-labels, as every trainer."""
         if not self.m2:
             return super().with_unlabelled(data, unlabelled)
-        pool = unlabelled_images(unlabelled)
-        self.check_data(LabelledImages(pool, torch.zeros(len(pool), dtype=torch.int64)))
-        self._pool = pool.to(self.device)
+        self._pool = self.pool_images(unlabelled).to(self.device)
         return data
 
     def finalize(self, data: LabelledImages) -> None:

@@ -23,25 +23,36 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import albumentations as A
 import numpy as np
+import semi_supervised
 import torch
-import torch.nn.functional as F
+from fair_budget import FAIR_BUDGETS, SMOKE_BUDGETS, fair_markdown, load_fair_rows, run_fair
+from generator_sweep import best_budget, bundle_path, load_sweep, plot_sweep, run_sweep, sweep_markdown
 from quality import long_tail  # noqa: E402  (bench/quality.py: the same long-tail protocol)
-from sklearn.metrics import balanced_accuracy_score, recall_score
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from sklearn.metrics import balanced_accuracy_score
+from torch.utils.data import Dataset
+from training_runs import (
+    Recipe,
+    Varied,
+    fit,
+    per_class_subset,
+    predict,
+    recipe_mix,
+    slug,
+    train_and_score,
+    wait_while_paused,
+)
 
 import synthaug
 from synthaug.data.real import LabelledImages, RealData, load_digits_data, load_fashion_mnist_data
 from synthaug.filters import Filter, train_filter_classifier
-from synthaug.metrics.classifier import SmallCNN
 from synthaug.training import CGANTrainer, CVAETrainer
 from synthaug.transforms import VAEVariation
 from synthaug.utils.seeding import seeded
@@ -68,14 +79,23 @@ class Budget:
     batch_size: int = 64
     all_rows: bool = True  # False (--quick): no filtered variants, the core rows only
     guard_seeds: int = 2
+    semi_generator_steps: int = 5000  # semi<N>: generators train on 60,000 images, so steps, not epochs
 
 
 SHARED = dict(
-    classifier_steps={"low": 500, "longtail": 1000, "full": 1000},
+    classifier_steps={"low": 500, "longtail": 1000, "full": 1000, "semi": 2000},
     gan_epochs={"low": 60, "longtail": 15, "full": 5},
     vae_epochs={"low": 60, "longtail": 30, "full": 10},
     filter_steps=500,
 )
+
+
+# The classifier budget of the levers table (the fixed budget where the issue's probe saw the recipe pay).
+LEVER_STEPS = 2000
+
+# Generator step budgets of the sweep (each family resumed from one budget to the next).
+SWEEP = {"cgan": [1000, 2500, 5000, 10000], "cvae": [1000, 2500, 5000, 10000, 20000]}
+SWEEP_SMOKE = {"cgan": [5, 10], "cvae": [5, 10]}
 
 
 def budget(quick: bool, smoke: bool) -> Budget:
@@ -83,203 +103,31 @@ def budget(quick: bool, smoke: bool) -> Budget:
         tiny = {"low": 2, "longtail": 2, "full": 1}
         return Budget(
             seeds=1,
-            classifier_steps={"low": 30, "longtail": 30, "full": 30},
+            classifier_steps={"low": 30, "longtail": 30, "full": 30, "semi": 30},
             gan_epochs=tiny,
             vae_epochs=tiny,
             filter_steps=20,
-            protocols=["low20", "longtail"],
+            protocols=["low20", "longtail", "semi20"],
             all_rows=not quick,
             guard_seeds=1,
+            semi_generator_steps=5,
         )
     if quick:
         return Budget(seeds=3, protocols=["low100"], all_rows=False, **SHARED)
-    return Budget(seeds=3, protocols=["low50", "low100", "low500", "longtail", "full"], **SHARED)
+    return Budget(seeds=3, protocols=["low50", "low100", "low500", "longtail", "full", "semi100"], **SHARED)
 
 
 def kind_of(protocol: str) -> str:
-    return "low" if protocol.startswith("low") else protocol
+    return "low" if protocol.startswith("low") else "semi" if protocol.startswith("semi") else protocol
 
 
 # ----------------------------------------------------------------------------- data
-def per_class_subset(data: LabelledImages, per_class: int, seed: int) -> LabelledImages:
-    rng = np.random.default_rng(seed)
-    keep = [
-        rng.choice(np.flatnonzero(data.labels.numpy() == c), size=per_class, replace=False)
-        for c in range(int(data.labels.max()) + 1)
-    ]
-    index = torch.from_numpy(np.sort(np.concatenate(keep)))
-    return LabelledImages(data.images[index], data.labels[index])
-
-
 def protocol_data(name: str, real: RealData, smoke: bool) -> LabelledImages:
     if name.startswith("low"):
         return per_class_subset(real.train, int(name[3:]), seed=0)
     if name == "longtail":
         return long_tail(real.train, 120 if smoke else 5000, 3 if smoke else 50, seed=0)
     return real.train
-
-
-class Items(Dataset):
-    """``(image tensor, label, loss weight)`` from any synthaug dataset of tensor items, optionally augmented."""
-
-    def __init__(self, dataset: Dataset, augment: A.BasicTransform | None, synthetic_weight: float = 1.0):
-        self.dataset = dataset
-        self.augment = augment
-        self.synthetic_weight = synthetic_weight
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int):
-        image, label = self.dataset[index]
-        if self.augment is not None:
-            hwc = image.permute(1, 2, 0).numpy()
-            image = torch.from_numpy(self.augment(image=hwc)["image"]).permute(2, 0, 1).contiguous()
-        is_synthetic = getattr(self.dataset, "is_synthetic", None)
-        synthetic = bool(is_synthetic is not None and is_synthetic(index))
-        return image, int(label), float(self.synthetic_weight if synthetic else 1.0), synthetic
-
-
-class Varied(Dataset):
-    """Real items passed through ``synthaug.transforms.VAEVariation`` (a cVAE's nearby image, same label)."""
-
-    def __init__(self, dataset: Dataset, vary: Callable):
-        self.dataset, self.vary = dataset, vary
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int):
-        return self.vary(*self.dataset[index])
-
-
-def classic_augmentation(seed: int) -> A.Compose:
-    """Flips, small shifts/rotations/scales and erasing: the usual Fashion-MNIST recipe."""
-    return A.Compose(
-        seed=seed,
-        transforms=[
-            A.HorizontalFlip(p=0.5),
-            A.Affine(translate_percent=(-0.1, 0.1), scale=(0.9, 1.1), rotate=(-10, 10), p=0.7),
-            A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.1, 0.3), hole_width_range=(0.1, 0.3), p=0.5),
-        ],
-    )
-
-
-# ----------------------------------------------------------------------------- one classifier run
-@dataclass
-class Recipe:
-    """How one row builds its training data and trains (everything else is shared)."""
-
-    name: str
-    build: Callable[[int], Dataset]  # seed -> dataset of tensor (image, label) items
-    augment: bool = False
-    mixup: bool = False
-    balanced_sampler: bool = False
-    class_weighted_loss: bool = False
-    synthetic_weight: float = 1.0
-    fresh_each_pass: bool = False
-    notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def fit(
-    recipe: Recipe, dataset: Dataset, seed: int, steps: int, batch_size: int, k: int, image_shape: tuple[int, int, int]
-) -> SmallCNN:
-    """Train the shared SmallCNN on ``dataset`` the recipe's way for exactly ``steps`` Adam steps."""
-    items = Items(dataset, classic_augmentation(seed) if recipe.augment else None, recipe.synthetic_weight)
-    labels = np.asarray(synthaug.data.read_labels(dataset, progress=False))
-    counts = np.bincount(labels, minlength=k)
-    rng = torch.Generator().manual_seed(seed)
-    if recipe.balanced_sampler:
-        weights = torch.from_numpy(1.0 / counts[labels]).double()
-        loader = DataLoader(
-            items,
-            batch_size=batch_size,
-            generator=rng,
-            sampler=WeightedRandomSampler(weights, num_samples=steps * batch_size, generator=rng),
-        )
-    else:
-        loader = DataLoader(
-            items, batch_size=batch_size, shuffle=True, drop_last=len(items) > batch_size, generator=rng
-        )
-    class_weight = (
-        torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float32)
-        if recipe.class_weighted_loss
-        else None
-    )
-    with seeded(seed):
-        model = SmallCNN(k, image_shape[0], image_shape[1])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    # Cosine decay to zero: the last iterate is a converged model, not a point on a noisy
-    # trajectory, so rows differ by their data rather than by where training stopped.
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    mix_rng = np.random.default_rng(seed)
-    teacher = recipe.extra.get("teacher")
-    model.train()
-    done, passes = 0, 0
-    while done < steps:
-        if recipe.fresh_each_pass and hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(passes)
-        for images, targets, weights, synthetic in loader:
-            if recipe.mixup:
-                lam = float(mix_rng.beta(0.2, 0.2))
-                perm = torch.randperm(len(images), generator=rng)
-                images = lam * images + (1 - lam) * images[perm]
-                out = model(images)
-                loss = lam * F.cross_entropy(out, targets, weight=class_weight, reduction="none") + (
-                    1 - lam
-                ) * F.cross_entropy(out, targets[perm], weight=class_weight, reduction="none")
-            else:
-                out = model(images)
-                loss = F.cross_entropy(out, targets, weight=class_weight, reduction="none")
-                if teacher is not None and bool(synthetic.any()):
-                    # Soft labels: synthetic items learn the real-trained teacher's belief
-                    # about what they show, not the label they were drawn for.
-                    with torch.no_grad():
-                        soft = teacher(images[synthetic]).softmax(1)
-                    loss[synthetic] = -(soft * out[synthetic].log_softmax(1)).sum(1)
-            loss = (loss * weights.float()).sum() / weights.float().sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            done += 1
-            if done >= steps:
-                break
-        passes += 1
-    return model.eval()
-
-
-def predict(model: SmallCNN, images: torch.Tensor) -> np.ndarray:
-    with torch.no_grad():
-        return torch.cat([model(images[i : i + 1000]).argmax(1) for i in range(0, len(images), 1000)]).numpy()
-
-
-def train_and_score(
-    recipe: Recipe,
-    seed: int,
-    steps: int,
-    batch_size: int,
-    test: LabelledImages,
-    k: int,
-    image_shape: tuple[int, int, int],
-) -> dict[str, Any]:
-    start = time.perf_counter()
-    dataset = recipe.build(seed)
-    predicted = predict(fit(recipe, dataset, seed, steps, batch_size, k, image_shape), test.images)
-    truth = test.labels.numpy()
-    recalls = recall_score(truth, predicted, average=None, labels=list(range(k)), zero_division=0)
-    return {
-        "row": recipe.name,
-        "seed": seed,
-        "accuracy": float((predicted == truth).mean()),
-        "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
-        "worst_class_recall": float(recalls.min()),
-        "per_class_recall": [round(float(r), 4) for r in recalls],
-        "train_items": len(dataset),
-        "seconds": round(time.perf_counter() - start, 1),
-        "notes": recipe.notes,
-    }
 
 
 # ----------------------------------------------------------------------------- generators
@@ -412,6 +260,7 @@ def recipes(
                 guard,
                 augment=True,
                 balanced_sampler=imbalanced,
+                fresh_each_pass=True,  # a no-op unless the guard chose synthetic items
             )
         )
     return rows
@@ -419,7 +268,8 @@ def recipes(
 
 def user_pipeline(imbalanced: bool) -> Recipe:
     """The best non-generative training a user would run anyway: the guard's baseline."""
-    return Recipe("user pipeline", lambda s: None, augment=True, balanced_sampler=imbalanced)
+    # fresh_each_pass: a user's loop calls set_epoch (the recipe setting draws fresh samples each pass).
+    return Recipe("user pipeline", lambda s: None, augment=True, balanced_sampler=imbalanced, fresh_each_pass=True)
 
 
 def guard_choice(
@@ -482,7 +332,9 @@ def guard_choice(
     def build(seed: int) -> Dataset:
         if best is None:
             return real
-        options = {key: best[key] for key in ("ratio", "target", "p") if best.get(key) is not None}
+        options = {key: best[key] for key in ("ratio", "target", "p", "synthetic_weight") if best.get(key) is not None}
+        if best.get("soft_labels"):
+            options["soft_labels"] = screen.classifier
         chosen = (
             None
             if best.get("filter") is None
@@ -548,7 +400,7 @@ def plot(protocol: str, table: list[dict], path: Path) -> Path:
     means = np.array([e[metric][0] for e in table][::-1])
     stds = np.array([e[metric][1] for e in table][::-1])
     colours = [
-        "tab:orange" if n.startswith(("cgan", "cvae")) else "tab:green" if n.startswith("guard") else "tab:blue"
+        "tab:orange" if ("cgan" in n or "cvae" in n) else "tab:green" if n.startswith("guard") else "tab:blue"
         for n in names
     ]
     figure = Figure(figsize=(9, 0.32 * len(names) + 1.2))
@@ -610,6 +462,19 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny settings on the embedded digits (seconds)")
     parser.add_argument("--report", action="store_true", help="print tables from saved rows; train nothing")
     parser.add_argument("--protocols", nargs="+", default=None, help="subset of the budget's protocols")
+    parser.add_argument(
+        "--sweep", action="store_true", help="the generator step-budget sweep on low100 (bench/generator_sweep.py)"
+    )
+    parser.add_argument(
+        "--fair",
+        action="store_true",
+        help="low100 with each row at its best budget chosen on validation (bench/fair_budget.py); needs --sweep first",
+    )
+    parser.add_argument(
+        "--levers",
+        action="store_true",
+        help=f"low100 at {LEVER_STEPS} classifier steps: the recipe with each lever of docs/benchmarks.md; needs --sweep",
+    )
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/downstream[-quick|-smoke]")
     args = parser.parse_args()
     plan = budget(args.quick, args.smoke)
@@ -621,13 +486,68 @@ def main() -> None:
     report = {
         "command": "python bench/downstream.py"
         + (" --quick" if args.quick else "")
-        + (" --smoke" if args.smoke else ""),
+        + (" --smoke" if args.smoke else "")
+        + "".join(f" --{flag}" for flag in ("sweep", "fair", "levers") if getattr(args, flag))
+        + (" --protocols " + " ".join(args.protocols) if args.protocols else ""),
         "budget": plan.__dict__,
         "device": f"cpu x{torch.get_num_threads()} threads, torch {torch.__version__}",
         "protocols": {},
     }
+    sweep_protocol = "low20" if args.smoke else "low100"
+    if args.sweep and not args.report:
+        run_sweep(
+            sweep_protocol,
+            protocol_data(sweep_protocol, real, args.smoke),
+            real,
+            SWEEP_SMOKE if args.smoke else SWEEP,
+            out,
+            classifier_steps=30 if args.smoke else 1000,
+            num_per_class=20 if args.smoke else 200,
+        )
+    sweep = load_sweep(out, sweep_protocol)
+    if sweep:
+        report["sweep"] = sweep
+        report.setdefault("plots", {})["sweep"] = str(plot_sweep(sweep_protocol, sweep, out / "sweep.png"))
+        print(sweep_markdown(sweep_protocol, sweep) + "\n")
+    if args.fair and not args.report:
+        run_fair(
+            sweep_protocol,
+            fair_rows(sweep_protocol, sweep, out, real, plan.filter_steps),
+            protocol_data(sweep_protocol, real, args.smoke),
+            real.test,
+            plan.seeds,
+            SMOKE_BUDGETS if args.smoke else FAIR_BUDGETS,
+            plan.batch_size,
+            out,
+        )
+    fair_runs = load_fair_rows(out, sweep_protocol)
+    if fair_runs:
+        fair_table = summarise(fair_runs)
+        report["fair"] = {sweep_protocol: fair_table}
+        report.setdefault("plots", {})[f"fair-{sweep_protocol}"] = str(
+            plot(f"{sweep_protocol} (fair budgets)", fair_table, out / f"fair-{sweep_protocol}.png")
+        )
+        print(fair_markdown(sweep_protocol, fair_table, fair_runs) + "\n")
+    lever_protocol = f"{sweep_protocol}-levers"
+    if args.levers and not args.report:
+        lever_train = protocol_data(sweep_protocol, real, args.smoke)
+        run_rows(
+            lever_protocol,
+            lever_rows(sweep_protocol, sweep, out, real, plan.filter_steps)(lever_train),
+            plan.seeds,
+            plan.classifier_steps["low"] if args.smoke else LEVER_STEPS,
+            plan.batch_size,
+            real.test,
+            real.num_classes,
+            tuple(lever_train.images.shape[1:]),
+            out,
+        )
+    if args.sweep or args.fair or args.levers:
+        protocols = []  # those runs train only their own tables
+    if (out / "rows" / lever_protocol).exists():
+        protocols = [*protocols, lever_protocol]  # its rows are trained by --levers, reported always
     for protocol in protocols:
-        if not args.report:
+        if not args.report and protocol != lever_protocol:
             run_protocol(protocol, real, plan, out, args.smoke)
         table = summarise(load_rows(out, protocol))
         report["protocols"][protocol] = table
@@ -637,11 +557,16 @@ def main() -> None:
         if check:
             report.setdefault("guard_checks", {})[protocol] = check
         print(markdown(protocol, table) + "\n" + (f"\n{check}\n" if check else ""))
+    if args.out is None and not args.smoke:  # the docs show the default run's plots: refresh them
+        for name, path in report.get("plots", {}).items():
+            shutil.copyfile(path, ROOT / "docs" / "img" / f"downstream-{name.replace(' ', '-')}.png")
     report["total_seconds"] = round(time.perf_counter() - start, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(report, indent=1) + "\n")
     if not args.report:  # this invocation's wall time, kept per mode (a resumed run only counts what it did)
         mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+        mode += "".join(f"-{flag}" for flag in ("sweep", "fair", "levers") if getattr(args, flag))
+        mode += "".join(f"-{name}" for name in args.protocols or [])
         (out / f"time-{mode}.json").write_text(
             json.dumps({"command": report["command"], "protocols": protocols, "seconds": report["total_seconds"]})
             + "\n"
@@ -650,6 +575,9 @@ def main() -> None:
 
 
 def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: bool) -> None:
+    if kind_of(protocol) == "semi":
+        run_semi(protocol, real, plan, out)
+        return
     train = protocol_data(protocol, real, smoke)
     k = real.num_classes
     kind = kind_of(protocol)
@@ -676,9 +604,27 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     guard = guard_choice(
         protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size, plan.guard_seeds, out
     )
-    for order, recipe in enumerate(recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows, guard)):
-        for seed in range(plan.seeds):
-            path = out / "rows" / protocol / f"{_slug(recipe.name)}-seed{seed}.json"
+    rows = recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows, guard)
+    run_rows(protocol, rows, plan.seeds, steps, plan.batch_size, real.test, k, image_shape, out)
+
+
+def run_rows(
+    protocol: str,
+    rows: list[Recipe],
+    seeds: int,
+    steps: int,
+    batch_size: int,
+    test: LabelledImages,
+    k: int,
+    image_shape: tuple[int, ...],
+    out: Path,
+) -> None:
+    """Train and score every (row, seed) not yet saved under OUT/rows/<protocol>."""
+    (out / "rows" / protocol).mkdir(parents=True, exist_ok=True)
+    for order, recipe in enumerate(rows):
+        for seed in range(seeds):
+            wait_while_paused()
+            path = out / "rows" / protocol / f"{slug(recipe.name)}-seed{seed}.json"
             if path.exists():  # done earlier (e.g. by --quick): keep it, in this run's table order
                 saved = json.loads(path.read_text())
                 if saved.get("order") != order:
@@ -686,8 +632,9 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # filter shortfall warnings: the acceptance report is saved instead
-                result = train_and_score(recipe, seed, steps, plan.batch_size, real.test, k, image_shape)
+                result = train_and_score(recipe, seed, steps, batch_size, test, k, image_shape)
             result["order"] = order
+            result["steps"] = steps
             path.write_text(json.dumps(result) + "\n")
             print(
                 f"{protocol} | {recipe.name} | seed {seed}: acc {result['accuracy']:.4f} "
@@ -696,8 +643,137 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
             )
 
 
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+def fair_rows(
+    protocol: str, sweep: list[dict], out: Path, real: RealData, filter_steps: int
+) -> Callable[[LabelledImages], list[Recipe]]:
+    """The fair-budget rows: the real baselines and synthaug's recipe with each family's
+    generator at the sweep's budget of best label fidelity."""
+    chosen = {family: best_budget(sweep, family) for family in ("cgan", "cvae")}
+    missing = [family for family, steps in chosen.items() if steps is None]
+    if missing:
+        raise SystemExit(f"--fair needs the generator sweep of {protocol} first (none for {missing}): run --sweep")
+    gens = {family: synthaug.load(bundle_path(out, protocol, family, steps)) for family, steps in chosen.items()}
+
+    def rows(images: LabelledImages) -> list[Recipe]:
+        real_items = images.as_dataset()
+        teacher = train_filter_classifier(
+            images, num_classes=real.num_classes, steps=filter_steps, seed=0, progress=False
+        )
+
+        def recipe(family: str) -> Recipe:
+            return Recipe(
+                f"{family} ({chosen[family]:,} steps) recipe: ratio=1, weight 0.3, soft labels, fresh each pass"
+                " + classic aug",
+                recipe_mix(lambda s: real_items, gens[family], 1.0, teacher, 0.3),
+                augment=True,
+                fresh_each_pass=True,
+            )
+
+        # The head-to-head pair first, so a partial (resumed) run compares them soonest.
+        return [
+            Recipe("real + classic aug", lambda s: real_items, augment=True),
+            recipe("cgan"),
+            Recipe("real only", lambda s: real_items),
+            Recipe("real + mixup + classic aug", lambda s: real_items, augment=True, mixup=True),
+            recipe("cvae"),
+        ]
+
+    return rows
+
+
+def lever_rows(
+    protocol: str, sweep: list[dict], out: Path, real: RealData, filter_steps: int
+) -> Callable[[LabelledImages], list[Recipe]]:
+    """The recipe (cGAN at the sweep's budget) with each further lever, beside its baseline."""
+    steps = best_budget(sweep, "cgan")
+    if steps is None:
+        raise SystemExit(f"--levers needs the generator sweep of {protocol} first: run --sweep")
+    gen = synthaug.load(bundle_path(out, protocol, "cgan", steps))
+
+    def rows(images: LabelledImages) -> list[Recipe]:
+        real_items = images.as_dataset()
+        teacher = train_filter_classifier(
+            images, num_classes=real.num_classes, steps=filter_steps, seed=0, progress=False
+        )
+        recipe = recipe_mix(lambda s: real_items, gen, 1.0, teacher, 0.3)
+        name = f"cgan ({steps:,} steps) recipe"
+        meetable = Filter(teacher, min_confidence=0.5, max_rounds=10, on_shortfall="warn")
+
+        def filtered(seed: int) -> Dataset:
+            return synthaug.mix(
+                real_items,
+                gen,
+                "ratio",
+                seed=seed,
+                ratio=1.0,
+                synthetic_weight=0.3,
+                soft_labels=teacher,
+                filter=meetable,
+                progress=False,
+            )
+
+        return [
+            Recipe("real + classic aug", lambda s: real_items, augment=True),
+            Recipe(f"{name} + classic aug", recipe, augment=True, fresh_each_pass=True),
+            Recipe(
+                f"{name}, synthetic from half-way + classic aug",
+                recipe,
+                augment=True,
+                fresh_each_pass=True,
+                synthetic_from=0.5,
+                notes="real items only for the first half of the steps",
+            ),
+            Recipe(
+                f"{name}, last layer fine-tuned on real (last 10% of steps) + classic aug",
+                recipe,
+                augment=True,
+                fresh_each_pass=True,
+                finetune_last_layer=0.1,
+            ),
+            Recipe(
+                f"{name}, filter 0.5 (meetable) + classic aug",
+                filtered,
+                augment=True,
+                fresh_each_pass=True,
+                notes="teacher confidence >= 0.5 for the drawn class",
+            ),
+        ]
+
+    return rows
+
+
+def run_semi(protocol: str, real: RealData, plan: Budget, out: Path) -> None:
+    """semi<N>: N labelled images per class and the rest of the training split as an unlabelled pool."""
+    labelled, pool, pool_truth = semi_supervised.split(real, int(protocol[4:]))
+    k, names = real.num_classes, real.class_names
+    steps = plan.classifier_steps["semi"]
+    gens = {
+        family: semi_supervised.semi_generator(
+            family, protocol, labelled, pool, plan.semi_generator_steps, plan.filter_steps * 2, out, names
+        )
+        for family in ("cgan", "cvae")
+    }
+    teacher = Filter(
+        train_filter_classifier(labelled, num_classes=k, steps=plan.filter_steps, seed=0, progress=False),
+        min_confidence=0.0,
+    )
+    fidelity = {family: fidelity_per_class(gen, teacher.classifier) for family, gen in gens.items()}
+    (out / f"fidelity-{protocol}.json").write_text(
+        json.dumps(
+            {
+                "evaluator": "filter classifier (labelled images only)",
+                **{f: v.round(3).tolist() for f, v in fidelity.items()},
+            }
+        )
+        + "\n"
+    )
+    best = max(fidelity, key=lambda f: float(fidelity[f].mean()))
+
+    def pseudo(seed: int) -> LabelledImages:
+        return semi_supervised.pseudo_labelled(labelled, pool, pool_truth, seed, steps, plan.batch_size, out, protocol)
+
+    rows = semi_supervised.recipes(labelled, pseudo, gens, teacher, best, top_up_ratio=0.25)
+    run_rows(protocol, rows, plan.seeds, steps, plan.batch_size, real.test, k, tuple(labelled.images.shape[1:]), out)
 
 
 if __name__ == "__main__":

@@ -261,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="run/bundle directory to write")
     length = train.add_mutually_exclusive_group()
     length.add_argument(
-        "--epochs", type=_positive_int, default=unset, help="passes over the training split (default 20)"
+        "--epochs",
+        type=_positive_int,
+        default=unset,
+        help="passes over the training split (default: 20, but cgan/cvae at least their min_default_steps steps)",
     )
     length.add_argument(
         "--steps",

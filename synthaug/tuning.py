@@ -7,7 +7,7 @@ the training part mixed by each setting of a small grid, scores every run on the
 validation split, and returns the best setting only when it beats real-only by more
 than the noise. Otherwise it returns the real data alone and says so::
 
-    result = synthaug.tune(real_train, gen)          # default: SmallCNN, 7-9 settings x 3 seeds
+    result = synthaug.tune(real_train, gen)          # default: SmallCNN, 8-10 candidates x 3 seeds
     print(result.summary())                          # the evidence table
     train = result.dataset                           # built on all of real_train
     result.best                                      # e.g. {"strategy": "ratio", "ratio": 0.25, "filter": 0.9}
@@ -54,7 +54,16 @@ DEFAULT_FILTER_THRESHOLDS = (None, 0.9)
 # Largest / smallest real class count above which data count as imbalanced: the default
 # grid then adds "balance" and metric="auto" scores balanced accuracy.
 IMBALANCE_RATIO = 1.5
-_SETTING_KEYS = ("strategy", "ratio", "target", "p", "filter")
+_SETTING_KEYS = ("strategy", "ratio", "target", "p", "filter", "synthetic_weight", "soft_labels")
+# The recipe of docs/benchmarks.md as a grid setting: as many synthetic items as real ones,
+# fresh every pass, each weighing 0.3 in the loss, with the filter classifier's soft labels.
+RECIPE_SETTING: dict[str, Any] = {
+    "strategy": "ratio",
+    "ratio": 1.0,
+    "filter": None,
+    "synthetic_weight": 0.3,
+    "soft_labels": True,
+}
 
 TrainFn = Callable[[Dataset, Dataset], float]
 
@@ -63,12 +72,13 @@ def default_grid(imbalanced: bool = False) -> list[dict[str, Any]]:
     """The settings :func:`tune` tries by default (real-only is always added as the baseline).
 
     ``"ratio"`` with ``ratio`` in ``DEFAULT_RATIOS`` (and ``"balance"`` when
-    ``imbalanced``), each without a filter and with a 0.9-confidence filter.
+    ``imbalanced``), each without a filter and with a 0.9-confidence filter; then
+    :data:`RECIPE_SETTING` (ratio 1, synthetic weight 0.3, soft labels, fresh each pass).
     """
     strategies: list[dict[str, Any]] = [{"strategy": "ratio", "ratio": r} for r in DEFAULT_RATIOS]
     if imbalanced:
         strategies.append({"strategy": "balance"})
-    return [{**s, "filter": t} for s in strategies for t in DEFAULT_FILTER_THRESHOLDS]
+    return [{**s, "filter": t} for s in strategies for t in DEFAULT_FILTER_THRESHOLDS] + [dict(RECIPE_SETTING)]
 
 
 def describe_setting(setting: Mapping[str, Any] | None) -> str:
@@ -79,7 +89,12 @@ def describe_setting(setting: Mapping[str, Any] | None) -> str:
     name = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", repr(strategy))
     args = [f"{key}={setting[key]:g}" for key in ("ratio", "target", "p") if setting.get(key) is not None]
     head = args[0] if strategy == "ratio" and len(args) == 1 else " ".join([name, *args])  # "ratio=0.25"
-    return head + (f", filter={setting['filter']:g}" if setting.get("filter") is not None else ", no filter")
+    head += f", filter={setting['filter']:g}" if setting.get("filter") is not None else ", no filter"
+    if setting.get("synthetic_weight") is not None:
+        head += f", weight={setting['synthetic_weight']:g}"
+    if setting.get("soft_labels"):
+        head += ", soft labels"
+    return head
 
 
 @dataclass(frozen=True)
@@ -289,6 +304,9 @@ def _check_grid(grid: Any) -> list[dict[str, Any]]:
             check_number(
                 f"grid[{i}]: filter", threshold, low=0.0, high=1.0, expected="None or a min_confidence in [0, 1]"
             )
+        if setting.get("synthetic_weight") is not None:
+            check_number(f"grid[{i}]: synthetic_weight", setting["synthetic_weight"], low=0.0, high=1.0, low_open=True)
+        check_bool(f"grid[{i}]: soft_labels", setting.get("soft_labels", False))
         settings.append({"filter": None, **setting})
     return settings
 
@@ -383,9 +401,13 @@ def tune(
             trains a :class:`~synthaug.metrics.classifier.SmallCNN` for ``steps`` Adam
             steps of ``batch_size`` with the run's seed and scores ``metric``.
         grid: settings to try, dicts with ``strategy`` (any :func:`~synthaug.mix`
-            strategy), its ``ratio`` / ``target`` / ``p``, and ``filter`` (``None`` or a
-            :class:`~synthaug.filters.Filter` ``min_confidence``). Default:
-            :func:`default_grid` (``"balance"`` added for imbalanced data).
+            strategy), its ``ratio`` / ``target`` / ``p``, ``filter`` (``None`` or a
+            :class:`~synthaug.filters.Filter` ``min_confidence``), ``synthetic_weight``
+            and ``soft_labels`` (``True``: the filter classifier's soft labels; see
+            :func:`~synthaug.mix`). Default: :func:`default_grid` (``"balance"`` added
+            for imbalanced data; :data:`RECIPE_SETTING` last). A setting with
+            ``synthetic_weight`` or ``soft_labels`` gives ``train_fn`` a dataset whose
+            targets are class-probability vectors; call its ``set_epoch`` each pass.
         metric: ``"accuracy"``, ``"balanced_accuracy"`` or ``"auto"`` (balanced accuracy
             when the largest real class is more than ``IMBALANCE_RATIO`` times the
             smallest). Only for the default classifier; a ``train_fn`` scores itself.
@@ -462,9 +484,11 @@ def tune(
         val_images = LabelledImages.from_dataset(val_part, progress)
 
         def run(train_dataset: MixedDataset, run_seed: int) -> float:
-            data = LabelledImages.from_dataset(train_dataset, False)
+            # Probability targets (the recipe) train on the mix itself, fresh every pass;
+            # other settings are read into memory once.
+            vectors = train_dataset.probability_targets is not None
             model = train_classifier(
-                data.as_dataset(),
+                train_dataset if vectors else LabelledImages.from_dataset(train_dataset, False).as_dataset(),
                 generator.num_classes,
                 tuple(generator.image_shape),
                 steps=steps,
@@ -472,6 +496,7 @@ def tune(
                 seed=run_seed,
                 progress=False,
                 desc="tune classifier",
+                fresh_each_pass=vectors,
             )
             return _score(model, val_images, chosen_metric)
     else:
@@ -482,9 +507,8 @@ def tune(
 
     filter_model: list[Any] = []  # trained on the first filtered setting, then shared
 
-    def screen(threshold: float | None) -> Filter | None:
-        if threshold is None:
-            return None
+    def classifier() -> Any:
+        """The filter classifier (also the soft-label teacher), trained on the training part at first use."""
         if not filter_model:
             logger.info("training the filter classifier on the %d training items", len(train_idx))
             filter_model.append(
@@ -492,7 +516,13 @@ def tune(
                     filter_source, generator.num_classes, steps=filter_steps, seed=seed, progress=False
                 )
             )
-        return Filter(filter_model[0], min_confidence=threshold)
+        return filter_model[0]
+
+    def screen(threshold: float | None) -> Filter | None:
+        return None if threshold is None else Filter(classifier(), min_confidence=threshold)
+
+    def teacher(setting: Mapping[str, Any] | None) -> Any:
+        return classifier() if setting is not None and setting.get("soft_labels") else None
 
     table: list[TuneRow] = []
     with tqdm(total=(1 + len(settings)) * seeds, desc="tune", unit="run", disable=not progress) as bar:
@@ -504,7 +534,7 @@ def tune(
                 threshold = None if setting is None else setting["filter"]
                 chosen_filter = screen(threshold)
                 for i in range(seeds):
-                    mixed = _mix(base, generator, setting, seed + i, chosen_filter, options)
+                    mixed = _mix(base, generator, setting, seed + i, chosen_filter, options, teacher(setting))
                     scores.append(_check_score(run(mixed, seed + i), label))
                     bar.update(1)
             except FilterShortfall as e:
@@ -542,7 +572,7 @@ def tune(
         "progress": progress,
     }
     final_filter = Filter(filter_model[0], best["filter"]) if best is not None and best["filter"] is not None else None
-    dataset = _mix(real, generator, best, seed, final_filter, final_options)
+    dataset = _mix(real, generator, best, seed, final_filter, final_options, teacher(best))
     return TuneResult(
         best,
         table,
@@ -564,8 +594,11 @@ def _mix(
     seed: int,
     screen: Filter | None,
     options: Mapping[str, Any],
+    teacher: Any = None,
 ) -> MixedDataset:
     """``mix`` for one setting; ``None`` is real only (a MixedDataset without synthetic items).
+
+    ``teacher`` gives the soft labels of a setting with ``soft_labels`` (the filter classifier).
 
     ``generator`` is already aligned to the real classes (:func:`tune` did it), so the
     warning that a nameless part of the real data would raise says nothing new.
@@ -574,8 +607,17 @@ def _mix(
         warnings.simplefilter("ignore", ClassOrderWarning)
         if setting is None:
             return mix(real, generator, "ratio", seed, ratio=0.0, **options)
-        kwargs = {key: setting[key] for key in ("ratio", "target", "p") if setting.get(key) is not None}
+        kwargs = {
+            key: setting[key] for key in ("ratio", "target", "p", "synthetic_weight") if setting.get(key) is not None
+        }
+        if setting.get("soft_labels"):
+            kwargs["soft_labels"] = teacher if teacher is not None else _untrained_teacher(generator)
         return mix(real, generator, setting["strategy"], seed, filter=screen, **kwargs, **options)
+
+
+def _untrained_teacher(generator: GeneratorProtocol) -> Any:
+    """A stand-in teacher for the dry run that checks a grid before any training (its outputs are never used)."""
+    return lambda images: images.new_zeros(len(images), generator.num_classes)
 
 
 def _auto_strategy(real: Dataset, generator: GeneratorProtocol, seed: int, **options: Any) -> MixedDataset:

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 import synthaug
 from synthaug.data.real import LabelledImages
-from synthaug.tuning import TuneResult, default_grid, tune
+from synthaug.tuning import RECIPE_SETTING, TuneResult, default_grid, describe_setting, tune
 
 RATIOS = [{"strategy": "ratio", "ratio": r} for r in (0.1, 0.25, 0.5)]
 
@@ -303,3 +303,55 @@ def test_split_is_stratified_and_seeded():
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(16))
     assert np.array_equal(_split_indices(labels, 0.2, seed=0)[1], val)
     assert not all(np.array_equal(_split_indices(labels, 0.2, seed=s)[1], val) for s in range(1, 4))
+
+
+def test_the_default_grid_ends_with_the_recipe_and_labels_it():
+    assert default_grid()[-1] == RECIPE_SETTING and default_grid(imbalanced=True)[-1] == RECIPE_SETTING
+    assert describe_setting(RECIPE_SETTING) == "ratio=1, no filter, weight=0.3, soft labels"
+
+
+def test_the_recipe_setting_is_chosen_when_it_wins_and_its_dataset_carries_weighted_soft_targets():
+    real = real_items(10)
+    seen = []
+
+    def train_fn(train_dataset, val_dataset) -> float:
+        vectors = train_dataset.probability_targets is not None
+        seen.append(vectors)
+        return 0.9 if vectors else 0.5
+
+    result = tune(
+        real,
+        PatternGenerator(0),
+        train_fn,
+        grid=[RECIPE_SETTING],
+        seeds=2,
+        filter_steps=10,
+        val_noise=False,
+        progress=False,
+    )
+    assert seen == [False, False, True, True]
+    assert result.best == RECIPE_SETTING
+    mixed = result.dataset
+    assert mixed.real is real and sum(mixed.synthetic_counts) == len(real)  # ratio 1 on all the real data
+    _, target = mixed[len(mixed) - 1]
+    assert target.shape == (3,) and target.sum().item() == pytest.approx(0.3)  # soft labels at weight 0.3
+    assert mixed.probability_targets.teacher is not None
+
+
+def test_the_default_classifier_trains_on_the_recipe_fresh_each_pass():
+    result = tune(
+        real_items(8), PatternGenerator(0), grid=[RECIPE_SETTING], steps=12, filter_steps=5, seeds=1, progress=False
+    )
+    assert result.table[1].n == 1 and 0 <= result.table[1].mean <= 1
+
+
+@pytest.mark.parametrize(
+    "setting, error, words",
+    [
+        ({"strategy": "ratio", "ratio": 1.0, "synthetic_weight": 2.0}, ValueError, "grid\\[0\\]: synthetic_weight"),
+        ({"strategy": "ratio", "ratio": 1.0, "soft_labels": "yes"}, TypeError, "grid\\[0\\]: soft_labels"),
+    ],
+)
+def test_bad_recipe_settings_are_refused_before_training(setting, error, words):
+    with pytest.raises(error, match=words):
+        tune(real_items(6), PatternGenerator(0), grid=[setting], steps=5, progress=False)

@@ -36,6 +36,7 @@ from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, ImageKind, dete
 from synthaug.data.items import apply_transforms
 from synthaug.data.labels import label_histogram, read_labels
 from synthaug.data.synthetic import SyntheticDataset
+from synthaug.data.targets import ProbabilityTargets
 from synthaug.generators.base import GeneratorProtocol
 from synthaug.utils.seeding import stream_seed
 from synthaug.validation import check_callable, check_index, check_int, check_number, non_negative_int
@@ -136,6 +137,7 @@ class MixedDataset(Dataset):
         transform: Callable | None = None,
         target_transform: Callable | None = None,
         label_reference: Any = 0,
+        probability_targets: ProbabilityTargets | None = None,
     ) -> None:
         self.real = real
         self.generator = generator
@@ -151,6 +153,7 @@ class MixedDataset(Dataset):
         self.epoch = 0
         self._additive_counts = synthetic_counts
         self._label_reference = label_reference
+        self.probability_targets = probability_targets
         self._build()
 
     def _make_synthetic(self, counts: list[int]) -> SyntheticDataset | None:
@@ -226,13 +229,19 @@ class MixedDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         index = check_index(index, len(self))
         source = self._source_of(index)
+        vectors = self.probability_targets
         if source >= 0:
             image, target = self.real[source]
+            if vectors is not None:
+                target = vectors.real(target)
         else:
             assert self.synthetic is not None  # a synthetic source exists only with synthetic items
             image, target = self.synthetic[-source - 1]
+            if vectors is not None:
+                target = vectors.synthetic(target, image)  # the teacher sees the generator's float image
+            else:
+                target = _convert_label(target, self._label_reference)
             image = from_float_chw(image, self.image_format)
-            target = _convert_label(target, self._label_reference)
         # The shared path: each DataLoader worker's transforms draw their own random numbers.
         return apply_transforms(self, image, target)
 
@@ -255,6 +264,8 @@ class MixedDataset(Dataset):
             f"    Item form: {self.image_format.describe()}",
             f"    Seed: {self.seed}, epoch: {self.epoch}",
         ]
+        if self.probability_targets is not None:
+            lines.append(f"    Targets: {self.probability_targets.describe()}")
         if len(self.real_counts) <= 20:
             lines.append("    Real per class: " + str(self.real_counts))
             lines.append("    Synthetic per class: " + str(self.synthetic_counts))
@@ -307,6 +318,8 @@ def mix(
     truncation: float = 1.0,
     filter: Any = None,  # noqa: A002
     chunk_size: int = 256,
+    synthetic_weight: float | None = None,
+    soft_labels: Any = None,
     progress: bool = True,
 ) -> MixedDataset:
     """Mix synthetic items from ``generator`` into ``real``, composed by ``strategy``.
@@ -326,14 +339,35 @@ def mix(
         transform, target_transform: applied to every item, real and synthetic, after
             mixing (put ``Normalize`` here, not in the real dataset).
         truncation, filter, chunk_size: passed to the :class:`~synthaug.SyntheticDataset`.
+        synthetic_weight: the loss weight of a synthetic item, in (0, 1] (real items
+            weigh 1). With it or ``soft_labels``, every target becomes a float vector of
+            class probabilities (real: one-hot; synthetic: ``synthetic_weight`` times the
+            teacher's softmax or the one-hot), which ``F.cross_entropy(logits, targets)``
+            reads as is: see :mod:`synthaug.data.targets`.
+        soft_labels: a classifier trained on real data (a ``torch.nn.Module`` or callable
+            from float images ``[N, C, H, W]`` in [0, 1] to logits, or a
+            :class:`~synthaug.filters.Filter`, whose classifier is used): synthetic items
+            learn its belief about what they show. Put in eval mode.
         progress: show a progress bar when labels must be read item by item.
 
     Returns:
-        A :class:`MixedDataset`; ``print(mixed.summary())`` shows its composition.
+        A :class:`MixedDataset`; ``print(mixed.summary())`` shows its composition. Call
+        ``mixed.set_epoch(epoch)`` at the start of each epoch (as with PyTorch's
+        ``DistributedSampler``) for fresh synthetic samples every pass.
 
     Example:
         >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)
         >>> loader = DataLoader(train, batch_size=128, shuffle=True)
+
+        The recipe of docs/benchmarks.md (fresh samples each epoch, weight 0.3, soft labels
+        from a real-trained teacher)::
+
+        >>> teacher = synthaug.filters.train_filter_classifier(real_train, num_classes=10)
+        >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1.0, synthetic_weight=0.3, soft_labels=teacher)
+        >>> for epoch in range(epochs):
+        ...     train.set_epoch(epoch)
+        ...     for images, targets in DataLoader(train, batch_size=64, shuffle=True):
+        ...         loss = F.cross_entropy(model(images), targets)  # targets: [B, K] probabilities
     """
     if isinstance(strategy, str) and strategy in _DELEGATED:
         return _delegate(
@@ -351,6 +385,8 @@ def mix(
             truncation=truncation,
             chunk_size=chunk_size,
             progress=progress,
+            synthetic_weight=synthetic_weight,
+            soft_labels=soft_labels,
         )
     if not isinstance(generator, GeneratorProtocol):
         raise TypeError(
@@ -389,6 +425,11 @@ def mix(
         )
     name = strategy if isinstance(strategy, str) else ("dict" if isinstance(strategy, Mapping) else "callable")
     options = {"chunk_size": chunk_size, "truncation": truncation, "filter": filter}
+    vectors = (
+        None
+        if synthetic_weight is None and soft_labels is None
+        else ProbabilityTargets(k, synthetic_weight, soft_labels)
+    )
     return MixedDataset(
         real,
         generator,
@@ -402,6 +443,7 @@ def mix(
         transform,
         target_transform,
         label_reference=first[1],
+        probability_targets=vectors,
     )
 
 
@@ -414,13 +456,22 @@ def _delegate(
     ratio: Any,
     target: Any,
     p: Any,
-    filter: Any,
+    filter: Any,  # noqa: A002
+    synthetic_weight: Any,
+    soft_labels: Any,
     **options: Any,
-) -> MixedDataset:  # noqa: A002
+) -> MixedDataset:
     """A registered strategy (``"auto"``: the guard) chooses ``ratio``/``target``/``p``/``filter`` itself."""
     given = [
         name
-        for name, value in (("ratio", ratio), ("target", target), ("p", p), ("filter", filter))
+        for name, value in (
+            ("ratio", ratio),
+            ("target", target),
+            ("p", p),
+            ("filter", filter),
+            ("synthetic_weight", synthetic_weight),
+            ("soft_labels", soft_labels),
+        )
         if value is not None
     ]
     if given:

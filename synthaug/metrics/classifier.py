@@ -63,11 +63,15 @@ def train_classifier(
     device: str = "cpu",
     progress: bool = True,
     desc: str = "classifier",
+    fresh_each_pass: bool = False,
 ) -> SmallCNN:
     """Train a :class:`SmallCNN` for exactly ``steps`` Adam steps on ``(image tensor, label)`` items.
 
     Batches are drawn by a seeded shuffling DataLoader, re-shuffled every pass, so the
-    budget is the same whatever the dataset's length.
+    budget is the same whatever the dataset's length. A label may be a class index or a
+    class-probability vector (``mix(..., synthetic_weight=, soft_labels=)``).
+    ``fresh_each_pass``: call the dataset's ``set_epoch(pass)`` before each pass (fresh
+    synthetic items, as a user's loop does).
     """
     positive_int("steps", steps)
     channels, height, _ = image_shape
@@ -84,7 +88,11 @@ def train_classifier(
     model.train()
     done = 0
     with tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False) as bar:
+        passes = 0
         while done < steps:
+            if fresh_each_pass and hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(passes)
+            passes += 1
             for images, labels in loader:
                 loss = F.cross_entropy(model(images.to(device)), torch.as_tensor(labels).to(device))
                 optimizer.zero_grad(set_to_none=True)

@@ -30,6 +30,7 @@ from synthaug.training.config import (
     AUTO_CHECKPOINT_MAX_SECONDS,
     AUTO_CHECKPOINT_SHARE,
     COMPILE_MODES,
+    DEFAULT_EPOCHS,
     TRAINING_CONFIG_NAME,
     RunConfig,
     TrainingConfig,
@@ -167,6 +168,8 @@ class Trainer:
     uses_labels: ClassVar[bool] = True
     # Whether the trainer takes ``preview_images`` (held-out images for its progress pictures).
     uses_preview_images: ClassVar[bool] = False
+    # The fewest steps of a run given neither epochs nor steps (see TrainingConfig).
+    min_default_steps: ClassVar[int] = 0
 
     def __init__(
         self, model: ConfigurableModule, out_dir: str | Path, config: TrainingConfig | None = None, **overrides: Any
@@ -314,11 +317,16 @@ class Trainer:
         return (num_items // self.dist.world_size) // self._batch_size(num_items)
 
     def total_steps(self, num_items: int) -> int:
-        """The optimiser steps a run on ``num_items`` training images takes: ``steps``, or ``epochs`` full epochs."""
+        """The optimiser steps a run on ``num_items`` training images takes.
+
+        ``steps``; or ``epochs`` full epochs; or, given neither, ``DEFAULT_EPOCHS`` epochs
+        but at least ``min_default_steps``.
+        """
         if self.config.steps is not None:
             return self.config.steps
-        assert self.config.epochs is not None  # TrainingConfig sets one of epochs and steps
-        return self._steps_per_epoch(num_items) * self.config.epochs
+        if self.config.epochs is not None:
+            return self._steps_per_epoch(num_items) * self.config.epochs
+        return max(self.min_default_steps, self._steps_per_epoch(num_items) * DEFAULT_EPOCHS)
 
     def _batches(self, labels: torch.Tensor, epoch: int = 1) -> list[torch.Tensor]:
         """One epoch of index batches for this process.

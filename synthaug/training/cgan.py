@@ -12,7 +12,7 @@ import torch
 from synthaug.data.real import LabelledImages
 from synthaug.generators.cgan import ConditionalGAN
 from synthaug.training.base import UNSET, Trainer, TrainingConfig
-from synthaug.training.config import CGANTrainingConfig
+from synthaug.training.config import CGAN_MIN_DEFAULT_STEPS, CGANTrainingConfig
 from synthaug.training.diffaugment import DiffAugment
 from synthaug.training.ema import update_ema
 from synthaug.training.losses import get_gan_loss
@@ -52,6 +52,9 @@ class CGANTrainer(Trainer):
     config_class = CGANTrainingConfig
     kind = "GANs"
     default_lr = 2e-4
+    # Given neither epochs nor steps: 20 epochs but at least this many steps. Measured on
+    # Fashion-MNIST's 1,000-image low100 (docs/benchmarks.md, "Generator step budgets").
+    min_default_steps = CGAN_MIN_DEFAULT_STEPS
     betas = (0.5, 0.999)  # beta1 = 0.5 is the DCGAN setting; 0.9 makes GAN training oscillate
     config: CGANTrainingConfig
     model: ConditionalGAN

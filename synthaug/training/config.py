@@ -17,7 +17,7 @@ back (or a hand-written JSON/YAML file of the same layout) and re-creates the ru
       "trainer": "CGANTrainer",
       "data": {"source": "digits", "data_root": "...", "image_size": 16, "channels": 1, "unlabelled": null},
       "model": {"num_classes": 10, "channels": 1, "image_size": 16, "latent_dim": 128, ...},
-      "training": {"epochs": 20, "batch_size": 64, ..., "steps": null, "checkpoint_every": "auto", "loss": "bce", ...}
+      "training": {"epochs": null, "batch_size": 64, ..., "steps": null, "checkpoint_every": "auto", "loss": "bce", ...}
     }
 
 Only ``model_type`` is required in a file; ``data`` may also be just the source
@@ -60,6 +60,11 @@ from synthaug.validation import (
 TRAINING_CONFIG_NAME = "training_config.json"
 RUN_CONFIG_FORMAT_VERSION = 1
 DEFAULT_EPOCHS = 20
+"""Epochs of a run given neither ``epochs`` nor ``steps`` (at least the trainer's ``min_default_steps``)."""
+# The floors of that default for the generators, from the step-budget sweep on 1,000
+# Fashion-MNIST images (docs/benchmarks.md, "Generator step budgets").
+CGAN_MIN_DEFAULT_STEPS = 5000
+CVAE_MIN_DEFAULT_STEPS = 5000
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 """``torch.compile`` modes the ``compile`` option accepts."""
@@ -114,8 +119,11 @@ def _close(key: str, known: Sequence[str]) -> str:
 class TrainingConfig:
     """Knobs shared by every trainer. ``lr=None`` picks the family's default.
 
-    Give ``epochs`` (passes over the data, 20 when neither is given) or ``steps``
-    (optimiser steps; the last epoch may end part-way), not both. ``checkpoint_every``:
+    Give ``epochs`` (passes over the data) or ``steps`` (optimiser steps; the last epoch
+    may end part-way), not both. With neither, a run takes ``DEFAULT_EPOCHS`` (20)
+    epochs but at least its trainer's ``min_default_steps`` steps (cGAN and cVAE: see
+    docs/benchmarks.md, "Generator step budgets"): a small data set needs steps, not
+    epochs, so 1,000 images get the floor and 60,000 get 20 epochs. ``checkpoint_every``:
     ``"auto"`` (checkpoints take at most about 5% of the training time: one at the end
     of the first epoch, then at the first epoch end after at least 20 times as long as the
     last checkpoint took to write, and at least every 10 minutes even mid-epoch), a number
@@ -158,8 +166,6 @@ class TrainingConfig:
             raise ValueError(
                 f"give either epochs or steps, not both (got epochs={self.epochs!r}, steps={self.steps!r})"
             )
-        if self.epochs is None and self.steps is None:
-            self.epochs = DEFAULT_EPOCHS
         if self.epochs is not None:
             positive_int("epochs", self.epochs)
         if self.steps is not None:

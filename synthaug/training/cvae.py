@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from synthaug.data.real import LabelledImages
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.training.base import UNSET, Trainer, TrainingConfig
-from synthaug.training.config import CVAETrainingConfig
+from synthaug.training.config import CVAE_MIN_DEFAULT_STEPS, CVAETrainingConfig
 from synthaug.training.latent_gmm import fit_latent_gmm
 from synthaug.training.registry import register_trainer
 
@@ -55,6 +55,9 @@ class CVAETrainer(Trainer):
     model_class = ConditionalVAE
     config_class = CVAETrainingConfig
     kind = "VAEs"
+    # Given neither epochs nor steps: 20 epochs but at least this many steps. Measured on
+    # Fashion-MNIST's 1,000-image low100 (docs/benchmarks.md, "Generator step budgets").
+    min_default_steps = CVAE_MIN_DEFAULT_STEPS
     default_lr = 1e-3
     config: CVAETrainingConfig
     model: ConditionalVAE

@@ -146,7 +146,7 @@ def test_steps_or_epochs_not_both(generator_factory, tmp_path):
         TrainingConfig(epochs=2, steps=5)
     with pytest.raises(ValueError, match="epochs or steps"):
         CGANTrainer(generator_factory("cgan"), tmp_path, epochs=2, steps=5)
-    assert (TrainingConfig().epochs, TrainingConfig().steps) == (20, None)
+    assert (TrainingConfig().epochs, TrainingConfig().steps) == (None, None)  # the default budget, see below
     assert (TrainingConfig(steps=5).epochs, TrainingConfig(steps=5).steps) == (None, 5)
     # An override of one replaces the other.
     assert (TrainingConfig.from_options(TrainingConfig(epochs=4), steps=7).epochs,) == (None,)
@@ -154,6 +154,20 @@ def test_steps_or_epochs_not_both(generator_factory, tmp_path):
     for bad in (0, -1, 2.5, True, "10"):
         with pytest.raises(ValueError, match="steps must be a positive int"):
             TrainingConfig(steps=bad)
+
+
+@pytest.mark.parametrize("family", ["cgan", "cvae"])
+def test_the_default_budget_gives_small_data_enough_steps(family, generator_factory, tmp_path):
+    """Neither epochs nor steps: 20 epochs, but at least the family's floor of steps."""
+    trainer = TRAINERS[family](generator_factory(family), tmp_path, batch_size=64)
+    floor = trainer.min_default_steps
+    assert floor >= 1000
+    assert trainer.total_steps(1_000) == floor  # 20 epochs of 1,000 images would be 300 steps
+    assert trainer.total_steps(60_000) == 20 * (60_000 // 64) > floor
+    assert TRAINERS[family](generator_factory(family), tmp_path, epochs=2).total_steps(1_000) == 2 * (1_000 // 64)
+    assert TRAINERS[family](generator_factory(family), tmp_path, steps=7).total_steps(1_000) == 7
+    # The denoiser keeps plain epochs: its default is 20 of them.
+    assert DAETrainer(synthaug.DenoisingAutoencoder(image_size=8, width=8), tmp_path).total_steps(1_000) == 20 * 15
 
 
 def test_a_run_of_steps_ends_mid_epoch(generator_factory, pattern_factory, tmp_path):

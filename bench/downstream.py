@@ -5,11 +5,16 @@ Usage:
     .venv/bin/python bench/downstream.py                  # the full run (a few hours)
     .venv/bin/python bench/downstream.py --smoke --quick  # seconds, on the embedded digits (the tests run it)
     .venv/bin/python bench/downstream.py --report         # tables from saved rows, no training
+    .venv/bin/python bench/downstream.py --sweep          # generator step budgets on low100 (generator_sweep.py)
+    .venv/bin/python bench/downstream.py --fair           # low100, each row at its best budget (fair_budget.py)
+    .venv/bin/python bench/downstream.py --levers         # low100 at 2,000 steps: the recipe with each lever
+    .venv/bin/python bench/downstream.py --protocols semi100   # the unlabelled pool (semi_supervised.py)
 
 Protocols (Fashion-MNIST; Debian package dataset-fashion-mnist):
   low<N>    N real images per class (100; the full run adds 50 and 500);
   longtail  class counts 5,000 -> 50, exponential (imbalance ratio 100);
-  full      all 60,000 real images + 10,000 synthetic (the lecture's scenario; full run only).
+  full      all 60,000 real images + 10,000 synthetic (the lecture's scenario; full run only);
+  semi<N>   N labelled images per class + the rest of the training split without labels.
 Every row of a protocol trains the same SmallCNN for the same number of steps at the same
 batch size, for each seed, and is scored on the balanced 10,000-image test set (accuracy,
 balanced accuracy, worst-class recall). The generators and the filter classifier see only

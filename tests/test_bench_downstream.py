@@ -58,11 +58,12 @@ def test_downstream_smoke_run_and_report(tmp_path):
     )
 
 
-def test_generator_sweep_and_fair_budgets_smoke_run(tmp_path):
+def test_generator_sweep_fair_budgets_and_levers_smoke_run(tmp_path):
     """--sweep resumes each family through its budgets and scores each; --fair picks each row's
-    budget on validation and scores the chosen budget on test; --report rebuilds both."""
+    budget on validation and scores the chosen budget on test; --levers trains the recipe with
+    each lever; --report rebuilds all three."""
     base = [sys.executable, str(ROOT / "bench" / "downstream.py"), "--smoke", "--out", str(tmp_path)]
-    for flag in ("--sweep", "--fair"):
+    for flag in ("--sweep", "--fair", "--levers"):
         result = subprocess.run([*base, flag], capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
     sweep = sorted((tmp_path / "sweep").glob("low20-*-*.json"))
@@ -72,13 +73,19 @@ def test_generator_sweep_and_fair_budgets_smoke_run(tmp_path):
     for run in runs.values():
         assert 0 <= run["label_fidelity"] <= 1 and run["frechet_distance"] >= 0
     fair = [json.loads(p.read_text()) for p in (tmp_path / "fair" / "low20" / "rows").glob("*.json")]
-    assert {run["row"] for run in fair} >= {"real only", "real + classic aug"} and len({run["row"] for run in fair}) == 5
+    assert {run["row"] for run in fair} >= {"real only", "real + classic aug"} and len(
+        {run["row"] for run in fair}
+    ) == 5
     for run in fair:
         assert run["steps"] in (10, 30) and set(run["validation"]) == {"10", "30"}
         best = max(run["validation"].values())
         assert run["validation"][str(run["steps"])] == best  # the chosen budget is the best on validation
+    levers = {json.loads(p.read_text())["row"] for p in (tmp_path / "rows" / "low20-levers").glob("*.json")}
+    assert len(levers) == 5 and any("synthetic from half-way" in name for name in levers)
+    assert any("last layer fine-tuned" in name for name in levers)
     report = subprocess.run([*base, "--report"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-2000:]
     assert "Generator step budgets (low20)" in report.stdout and "fair budgets" in report.stdout
+    assert "### low20-levers" in report.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["sweep"] and summary["fair"]["low20"]

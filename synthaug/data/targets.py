@@ -65,6 +65,7 @@ class ProbabilityTargets:
             else check_number("synthetic_weight", synthetic_weight, low=0.0, high=1.0, low_open=True)
         )
         self.teacher = resolve_teacher(soft_labels)
+        self._device = _device_of(self.teacher)  # once: the item path runs for every synthetic read
 
     def real(self, label: Any) -> torch.Tensor:
         """One-hot target of a real item's label."""
@@ -77,9 +78,8 @@ class ProbabilityTargets:
         if self.teacher is None:
             target = self.real(label)
         else:
-            device = _device_of(self.teacher)
             with torch.no_grad():
-                logits = self.teacher(image.unsqueeze(0).to(device))
+                logits = self.teacher(image.unsqueeze(0).to(self._device))
             if logits.shape != (1, self.num_classes):
                 raise ValueError(
                     f"soft_labels teacher returned logits of shape {tuple(logits.shape)} for one image; "

@@ -23,6 +23,7 @@ Synthetic items are given the form of the real items (see
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -154,6 +155,8 @@ class MixedDataset(Dataset):
         self._additive_counts = synthetic_counts
         self._label_reference = label_reference
         self.probability_targets = probability_targets
+        # Soft labels per synthetic chunk: one teacher call per generator call, not per item.
+        self._soft_targets: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._build()
 
     def _make_synthetic(self, counts: list[int]) -> SyntheticDataset | None:
@@ -170,6 +173,7 @@ class MixedDataset(Dataset):
         return synthetic
 
     def _build(self) -> None:
+        self._soft_targets.clear()
         k = self.generator.num_classes
         real_counts = np.bincount(self.real_labels, minlength=k)
         if self.strategy != "replace":
@@ -211,6 +215,7 @@ class MixedDataset(Dataset):
             self._build()
         elif self.synthetic is not None:
             self.synthetic.set_epoch(self.epoch)
+            self._soft_targets.clear()
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -237,13 +242,31 @@ class MixedDataset(Dataset):
         else:
             assert self.synthetic is not None  # a synthetic source exists only with synthetic items
             image, target = self.synthetic[-source - 1]
-            if vectors is not None:
-                target = vectors.synthetic(target, image)  # the teacher sees the generator's float image
+            if vectors is not None and vectors.teacher is not None:
+                target = self._soft_target(-source - 1)
+            elif vectors is not None:
+                target = vectors.synthetic(target, image)
             else:
                 target = _convert_label(target, self._label_reference)
             image = from_float_chw(image, self.image_format)
         # The shared path: each DataLoader worker's transforms draw their own random numbers.
         return apply_transforms(self, image, target)
+
+    def _soft_target(self, item: int) -> torch.Tensor:
+        """The soft-label target of synthetic item ``item``; the teacher sees its whole chunk
+        (the generator's float images, before transforms) once, and the result is cached
+        like the chunk's images."""
+        assert self.synthetic is not None and self.probability_targets is not None
+        chunk, offset = self.synthetic.chunk_of(item)
+        targets = self._soft_targets.get(chunk)
+        if targets is None:
+            targets = self.probability_targets.synthetic_batch(self.synthetic.chunk_images(chunk))
+            self._soft_targets[chunk] = targets
+            while len(self._soft_targets) > self.synthetic.cache_chunks:
+                self._soft_targets.popitem(last=False)
+        else:
+            self._soft_targets.move_to_end(chunk)
+        return targets[offset].clone()
 
     def summary(self) -> str:
         """A table of real and synthetic items per class."""

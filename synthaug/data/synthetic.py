@@ -219,6 +219,21 @@ class SyntheticDataset(VisionDataset):
             self._cache.popitem(last=False)
         return items
 
+    def chunk_of(self, index: int) -> tuple[int, int]:
+        """``(chunk, offset)``: item ``index`` is item ``offset`` of generator call ``chunk``."""
+        return divmod(self._check_index(index) % max(len(self), 1), self.chunk_size)
+
+    def chunk_images(self, chunk: int) -> torch.Tensor:
+        """The images of generator call ``chunk`` as one tensor ``[n, C, H, W]`` (float in [0, 1] for
+        ``image_type="tensor"``, uint8 otherwise), before transforms; cached like items.
+
+        For work done once per chunk instead of once per item (a teacher's soft labels
+        in :func:`synthaug.mix`).
+        """
+        if not 0 <= chunk < self.num_chunks:
+            raise IndexError(f"chunk {chunk} is out of range for {self.num_chunks} chunks")
+        return torch.stack(self._chunk(chunk))
+
     def warm(self, progress: bool = True) -> SyntheticDataset:
         """Generate the current epoch's chunks into the cache now (as many as it holds).
 

@@ -76,17 +76,24 @@ class ProbabilityTargets:
     def synthetic(self, label: int, image: torch.Tensor) -> torch.Tensor:
         """A synthetic item's target: its weight times the teacher's softmax of ``image`` (float CHW in [0, 1]) or the one-hot of ``label``."""
         if self.teacher is None:
-            target = self.real(label)
-        else:
-            with torch.no_grad():
-                logits = self.teacher(image.unsqueeze(0).to(self._device))
-            if logits.shape != (1, self.num_classes):
-                raise ValueError(
-                    f"soft_labels teacher returned logits of shape {tuple(logits.shape)} for one image; "
-                    f"expected (1, {self.num_classes})"
-                )
-            target = logits.float().softmax(1)[0].cpu()
-        return target * self.synthetic_weight
+            return self.real(label) * self.synthetic_weight
+        return self.synthetic_batch(image.unsqueeze(0))[0]
+
+    def synthetic_batch(self, images: torch.Tensor) -> torch.Tensor:
+        """Targets ``[N, num_classes]`` of synthetic ``images`` (float ``[N, C, H, W]`` in [0, 1]) in one teacher call.
+
+        Needs a teacher (one-hot targets depend on the labels only: use :meth:`synthetic`).
+        """
+        if self.teacher is None:
+            raise ValueError("synthetic_batch needs a soft_labels teacher; one-hot targets come from synthetic()")
+        with torch.no_grad():
+            logits = self.teacher(images.to(self._device))
+        if logits.shape != (len(images), self.num_classes):
+            raise ValueError(
+                f"soft_labels teacher returned logits of shape {tuple(logits.shape)} for {len(images)} images; "
+                f"expected ({len(images)}, {self.num_classes})"
+            )
+        return logits.float().softmax(1).cpu() * self.synthetic_weight
 
     def describe(self) -> str:
         teacher = "none (one-hot)" if self.teacher is None else type(self.teacher).__name__

@@ -60,6 +60,35 @@ def test_soft_labels_are_the_teachers_softmax_of_the_generators_float_image_time
     assert real_target.max().item() == 1.0
 
 
+class CountingTeacher(MeanTeacher):
+    """MeanTeacher that counts its calls and the images it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls, self.images = 0, 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        self.images += len(images)
+        return super().forward(images)
+
+
+def test_the_teacher_sees_each_generated_chunk_once_and_fresh_epochs_get_fresh_soft_labels(real):
+    teacher = CountingTeacher()
+    mixed = _mixed(real, synthetic_weight=WEIGHT, soft_labels=teacher, chunk_size=4)
+    synthetic = [i for i in range(len(mixed)) if mixed.is_synthetic(i)]
+    first = {i: mixed[i] for i in reversed(synthetic)}  # any order: the chunk cache answers
+    chunks = -(-len(synthetic) // 4)
+    assert (teacher.calls, teacher.images) == (chunks, len(synthetic))
+    for image, target in first.values():  # one batched call gives each item's own softmax
+        torch.testing.assert_close(target, MeanTeacher()(image.unsqueeze(0)).softmax(1)[0] * WEIGHT)
+    mixed.set_epoch(1)
+    image, target = mixed[synthetic[0]]
+    assert teacher.calls == chunks + 1
+    assert not torch.equal(image, first[synthetic[0]][0])
+    torch.testing.assert_close(target, MeanTeacher()(image.unsqueeze(0)).softmax(1)[0] * WEIGHT)
+
+
 def test_a_filter_gives_its_classifier_as_teacher(real):
     screen = synthaug.filters.Filter(MeanTeacher(), min_confidence=0.0)
     mixed = _mixed(real, soft_labels=screen)
@@ -133,7 +162,7 @@ def test_a_teacher_that_is_not_a_classifier_is_refused(real):
 
 def test_a_teacher_with_the_wrong_number_of_classes_is_refused_when_it_is_asked(real):
     mixed = _mixed(real, soft_labels=nn.Sequential(nn.Flatten(), nn.LazyLinear(5)))
-    with pytest.raises(ValueError, match=r"expected \(1, 3\)"):
+    with pytest.raises(ValueError, match=r"for \d+ images; expected \(\d+, 3\)"):
         mixed[len(mixed) - 1]
 
 

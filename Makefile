@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthaug-installed
 
 .PHONY: install demo test test-fast coverage lint format clean
+.PHONY: api-docs api-docs-check wheel
 
 install: $(STAMP)
 
@@ -15,6 +16,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The version lives in synthaug/_version.py (pyproject reads it): a new version re-installs
+# too, so the installed metadata (importlib.metadata.version) never lags behind.
+$(STAMP): synthaug/_version.py
 
 demo: $(STAMP)
 	$(BIN)/synthaug demo
@@ -42,3 +47,15 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml *.egg-info
+
+# docs/api.md from the docstrings and signatures of the public names (tests/test_api_docs.py
+# fails when it is stale).
+api-docs: $(STAMP)
+	$(BIN)/python scripts/api_docs.py
+
+api-docs-check: $(STAMP)
+	$(BIN)/python scripts/api_docs.py --check
+
+# A wheel in dist/, built with the installed setuptools (offline, no build isolation).
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel . --no-deps --no-build-isolation --no-index -w dist

@@ -35,6 +35,9 @@ print(lecture, "\n")
 # 2. Imbalanced data: top every class up to the largest one (or target=N).
 balanced = synthaug.mix(imbalanced, gen, "balance")
 print(balanced.summary(), "\n")
+# imbalanced-learn's sampling_strategy words work too; the seed may come from a torch.Generator.
+rare = synthaug.mix(imbalanced, gen, "minority", generator=torch.Generator().manual_seed(0))
+print("minority:", rare.synthetic_counts, " classes:", rare.classes[:3], "...")
 
 # 3. Exact counts per class, or a rule computed from the real counts.
 boost = synthaug.mix(imbalanced, gen, {0: 50, "1": 50})

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -59,6 +60,17 @@ def _probability(text: str) -> float:
         value = float("nan")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _val_split(text: str) -> float:
+    """``--val-split``: a fraction in [0, 1) of the images to hold out."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
     return value
 
 
@@ -291,9 +303,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size",
         type=_positive_int,
         default=None,
-        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist, 32 folders)",
+        help="square image side, multiple of 4 (default: 16 digits, 28 fashion-mnist; folders: the most common "
+        "short side of their images, rounded to a multiple of 4). Folder images keep their aspect ratio: the "
+        "short side is resized, the centre square kept",
     )
-    train.add_argument("--channels", type=int, choices=(1, 3), default=None, help="ImageFolder channels (default 3)")
+    train.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="ImageFolder channels (default: 1 if every image is grayscale, else 3)",
+    )
+    train.add_argument(
+        "--val-split",
+        type=_val_split,
+        default=None,
+        metavar="FRACTION",
+        help="ImageFolder: hold out this fraction of every class, printed, not trained on (default 0: train on "
+        "every image); 'synthaug evaluate --seed S' finds the same held-out images for the run's --seed S "
+        "and FRACTION 0.2",
+    )
+    train.add_argument(
+        "--in-memory-limit-mb",
+        type=_positive_float,
+        default=unset,
+        metavar="MB",
+        help="decode the training images into memory when they take at most MB (float32; default 2048), "
+        "else stream them through DataLoader workers",
+    )
+    train.add_argument(
+        "--num-workers",
+        type=_non_negative_int,
+        default=unset,
+        help="DataLoader worker processes that decode streamed images (default: one per core but one, at most 4)",
+    )
     train.add_argument("--seed", type=_non_negative_int, default=unset, help="seed (default 0)")
     train.add_argument(
         "--device",
@@ -645,7 +688,95 @@ def _train_data_source(args: argparse.Namespace, run) -> dict:
         "image_size": args.image_size if args.image_size is not None else recorded.get("image_size"),
         "channels": args.channels if args.channels is not None else recorded.get("channels"),
         "unlabelled": args.unlabelled if args.unlabelled is not None else recorded.get("unlabelled"),
+        "val_split": args.val_split if args.val_split is not None else recorded.get("val_split") or 0.0,
     }
+
+
+@dataclass
+class _TrainingSet:
+    """What ``synthaug train`` trains on: the training part of --data and what is held out of it."""
+
+    name: str
+    class_names: list[str]
+    image_shape: tuple[int, int, int]
+    train: Any  # a LabelledImages (built-in sets) or a Dataset (folders)
+    held_out: Any  # the same kinds, or None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def preview_images(self, count: int) -> Any:
+        """Up to ``count`` held-out images ``[N, C, H, W]`` (the denoiser's progress pictures), or None."""
+        import torch
+
+        if self.held_out is None or not len(self.held_out):
+            return None
+        if hasattr(self.held_out, "images"):
+            return self.held_out.images
+        return torch.stack([self.held_out[i][0] for i in range(min(count, len(self.held_out)))])
+
+
+def _builtin_training_set(source: dict, seed: int, speak: bool) -> _TrainingSet:
+    from synthaug.data.real import load_real_data
+
+    if source["val_split"] and source["source"] in BUILTIN_DATA:
+        raise ValueError(f"--val-split applies to ImageFolder directories; {source['source']} keeps its own test split")
+    data = load_real_data(
+        source["source"],
+        data_root=source["data_root"],
+        image_size=source["image_size"],
+        channels=source["channels"],
+        seed=seed,
+    )
+    if speak:
+        print(
+            f"data: {data.name}, training on its {len(data.train):,} training images; its test split of "
+            f"{len(data.test):,} images is held out",
+            flush=True,
+        )
+    return _TrainingSet(data.name, data.class_names, data.image_shape, data.train, data.test)
+
+
+def _folder_training_set(source: dict, seed: int, speak: bool) -> _TrainingSet:
+    """An ImageFolder: shape inferred from its images unless given, every image trained on unless --val-split."""
+    import numpy as np
+    from torch.utils.data import Subset
+
+    from synthaug.data.folder import image_folder_dataset, inspect_image_folder
+    from synthaug.data.real import stratified_split_indices
+
+    path = source["source"]
+    size, channels = source["image_size"], source["channels"]
+    if size is None or channels is None:
+        found = inspect_image_folder(path)
+        given = [f"--{flag} {value}" for flag, value in (("image-size", size), ("channels", channels)) if value]
+        size, channels = size or found.image_size, channels or found.channels
+        if speak:
+            overrides = f"; given: {', '.join(given)}" if given else "; override with --image-size / --channels"
+            print(f"data: {found.describe()}{overrides}", flush=True)
+    elif speak:
+        print(f"data: image size {size}, channels {channels} (given)", flush=True)
+    dataset = image_folder_dataset(path, size, channels)
+    fraction = source["val_split"]
+    train, held_out = dataset, None
+    if fraction:
+        kept, held = stratified_split_indices(np.asarray(dataset.targets), fraction, seed)
+        train, held_out = Subset(dataset, kept.tolist()), Subset(dataset, held.tolist())
+    if speak:
+        if held_out is None:
+            print(
+                f"data: training on all {len(dataset):,} images in {len(dataset.classes)} classes "
+                "(nothing held out; --val-split FRACTION holds some out)",
+                flush=True,
+            )
+        else:
+            print(
+                f"data: held out for validation {len(held_out):,} of {len(dataset):,} images (--val-split "
+                f"{fraction:g}, seed {seed}); training on {len(train):,}",
+                flush=True,
+            )
+    return _TrainingSet(Path(path).name, list(dataset.classes), (channels, size, size), train, held_out)
 
 
 def _recorded_source(source: str) -> str:
@@ -669,8 +800,20 @@ def _unlabelled_pool(source: dict, image_size: int, channels: int, seed: int):
     return torch.cat([pool.train.images, pool.test.images])
 
 
+def _recorded_model(cls: Any, recorded: dict) -> dict:
+    """A --config file's model options; one recorded whole by an older synthaug means its fields' old defaults.
+
+    (A complete config without ``stages`` was written before models scaled with the image
+    size, and so means the two-stage layout, ``cls.legacy_config``.)
+    """
+    legacy = getattr(cls, "legacy_config", {})
+    complete = all(name in recorded for name in cls.config_fields if name not in legacy)
+    return {**legacy, **recorded} if recorded and complete else dict(recorded)
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
-    from synthaug.data.real import load_real_data
+    from synthaug.data.real import LabelledImages
+    from synthaug.data.streaming import decoded_megabytes
     from synthaug.generators.registry import get_generator_class
     from synthaug.training.config import load_run_config
     from synthaug.training.registry import get_trainer_class
@@ -687,13 +830,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
     base = run.training if run is not None else CLI_TRAINING_DEFAULTS
     config = trainer_cls.config_class.from_options(base, **flags)
     source = _train_data_source(args, run)
-    data = load_real_data(
-        source["source"],
-        data_root=source["data_root"],
-        image_size=source["image_size"],
-        channels=source["channels"],
-        seed=config.seed,
-    )
+    speak = DistributedRun.from_env().is_main  # under torchrun, rank 0 speaks for all processes
+    if source["source"] in BUILTIN_DATA or not Path(source["source"]).is_dir():
+        data = _builtin_training_set(source, config.seed, speak)
+    else:
+        data = _folder_training_set(source, config.seed, speak)
     channels, size, _ = data.image_shape
     known = dict(
         num_classes=data.num_classes,
@@ -706,7 +847,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     # Each family takes the arguments its config declares (the dae has no classes or latent);
     # --config's model options come first, what the data and flags say on top.
     model_args = {
-        **(run.model if run is not None else {}),
+        **_recorded_model(cls, run.model if run is not None else {}),
         **{k: v for k, v in known.items() if k in cls.config_fields and v is not None},
     }
     if getattr(config, "semi_supervised", None) == "m2":
@@ -714,7 +855,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     with seeded(config.seed):
         model = cls(**model_args)
     # The progress images of a trainer that shows held-out images (the denoiser's): the test split.
-    extra = {"preview_images": data.test.images if len(data.test) else None} if trainer_cls.uses_preview_images else {}
+    extra = {"preview_images": data.preview_images(config.samples_per_class)} if trainer_cls.uses_preview_images else {}
     trainer = trainer_cls(model, args.out, config, **extra)
     # Recorded in training_config.json: an ImageFolder by its absolute path, so the file works from anywhere.
     trainer.data_source = {
@@ -725,11 +866,23 @@ def _cmd_train(args: argparse.Namespace) -> None:
         "channels": channels,
     }
     unlabelled = _unlabelled_pool(source, size, channels, config.seed)
-    main = trainer.dist.is_main  # under torchrun, rank 0 speaks for all processes
+    main = trainer.dist.is_main
+    train = trainer.training_data(data.train)  # decoded into memory, or streamed: said below
     if main:
         world = f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
-        print(f"training {model_type} on {data!r} ({trainer.device}{world})", flush=True)
-    result = trainer.fit(data.train, resume=args.resume, unlabelled=unlabelled)
+        megabytes = decoded_megabytes(len(train), train.image_shape)
+        how = (
+            f"held in memory, {megabytes:,.0f} MB"
+            if isinstance(train, LabelledImages)
+            else f"streamed by {train.num_workers} DataLoader workers: {megabytes:,.0f} MB decoded > "
+            f"--in-memory-limit-mb {config.in_memory_limit_mb:g}"
+        )
+        print(
+            f"training {model_type} on {len(train):,} {data.name} images {list(train.image_shape)}, "
+            f"{data.num_classes} classes ({how}; {trainer.device}{world})",
+            flush=True,
+        )
+    result = trainer.fit(train, resume=args.resume, unlabelled=unlabelled)
     if main and trainer.pseudo_labels is not None:
         kept = trainer.pseudo_labels.summary(data.num_classes)
         print(

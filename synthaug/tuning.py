@@ -13,7 +13,8 @@ than the noise. Otherwise it returns the real data alone and says so::
     result.best                                      # e.g. {"strategy": "ratio", "ratio": 0.25, "filter": 0.9}
 
 Bring your own training with ``train_fn(train_dataset, val_dataset) -> float`` (higher
-is better); ``synthaug.mix(real, gen, "auto")`` is ``tune(real, gen).dataset``.
+is better); ``synthaug.mix(real, gen, "tuned")`` is ``tune(real, gen).dataset`` (``"auto"``
+is that strategy's deprecated name).
 """
 
 from __future__ import annotations
@@ -297,8 +298,11 @@ def _check_grid(grid: Any) -> list[dict[str, Any]]:
                 f"grid[{i}] = {dict(setting)!r}: keys must be 'strategy' (required) and any of "
                 f"{_SETTING_KEYS[1:]}" + (f", got unknown {unknown}" if unknown else "")
             )
-        if isinstance(setting["strategy"], str) and setting["strategy"] == "auto":
-            raise ValueError(f"grid[{i}]: strategy 'auto' cannot be tuned; give a concrete strategy")
+        if isinstance(setting["strategy"], str) and setting["strategy"] in ("tuned", "auto"):
+            raise ValueError(
+                f"grid[{i}]: strategy {setting['strategy']!r} cannot be tuned (it is tune itself); "
+                "give a concrete strategy"
+            )
         threshold = setting.get("filter")
         if threshold is not None:
             check_number(
@@ -620,10 +624,11 @@ def _untrained_teacher(generator: GeneratorProtocol) -> Any:
     return lambda images: images.new_zeros(len(images), generator.num_classes)
 
 
-def _auto_strategy(real: Dataset, generator: GeneratorProtocol, seed: int, **options: Any) -> MixedDataset:
-    """``mix(real, gen, "auto")``: the setting :func:`tune` chooses, with tune's defaults (it trains classifiers)."""
-    return tune(real, generator, seed=seed, **options).dataset  # tune logs its decision
+def _tuned_strategy(real: Dataset, model: GeneratorProtocol, seed: int, **options: Any) -> MixedDataset:
+    """``mix(real, gen, "tuned")``: the setting :func:`tune` chooses, with tune's defaults (it trains classifiers)."""
+    return tune(real, model, seed=seed, **options).dataset  # tune logs its decision
 
 
-# The guard builds on mix; mix learns of "auto" here, never by importing this module.
-register_strategy("auto", _auto_strategy)
+# The guard builds on mix; mix learns of "tuned" here, never by importing this module.
+# (mix maps the old name "auto" to it, with a DeprecationWarning.)
+register_strategy("tuned", _tuned_strategy)

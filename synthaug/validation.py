@@ -16,7 +16,8 @@ This module imports nothing from synthaug: every layer may use it.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+import warnings
+from collections.abc import Collection, Sequence
 from numbers import Integral, Real
 from typing import Any, Literal, overload
 
@@ -27,6 +28,8 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_class",
+    "check_class_labels",
     "check_device",
     "check_index",
     "check_int",
@@ -37,6 +40,9 @@ __all__ = [
     "is_number",
     "non_negative_int",
     "positive_int",
+    "seed_from",
+    "split_model_keyword",
+    "warn_deprecated",
 ]
 
 
@@ -236,3 +242,97 @@ def check_device(name: str, value: Any) -> torch.device:
     elif device.type != "cpu":
         raise ValueError(f"{name} must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {value!r}")
     return device
+
+
+def check_class(name: str, value: Any, num_classes: int, class_names: Sequence[str] | None = None) -> int:
+    """One class, given as an index in ``[0, num_classes)`` or as one of ``class_names``, as its index.
+
+    Raises:
+        ValueError: an index out of range or an unknown name (the message lists the known ones).
+        ArgumentTypeError: neither an int nor a str.
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if isinstance(value, str) and class_names and value in class_names:
+        return list(class_names).index(value)
+    if is_int(value) and 0 <= value < num_classes:
+        return int(value)
+    known = f"0..{num_classes - 1}" + (f" or one of {list(class_names)}" if class_names else "")
+    if not isinstance(value, str) and not is_int(value):  # a bool, a float, ...: named with its type
+        raise ArgumentTypeError(f"{name} has unknown class {type(value).__name__} {value!r}; expected {known}")
+    raise ValueError(f"{name} has unknown class {value!r}; expected {known}")
+
+
+def check_class_labels(
+    name: str, labels: Any, num_classes: int, class_names: Sequence[str] | None = None
+) -> torch.Tensor | Any:
+    """``labels`` given as a sequence of class indices or names, as a LongTensor ``[B]``.
+
+    A tensor is returned unchanged (callers check tensors themselves); a bare ``str`` is
+    refused, so ``"Coat"`` is not read as four one-letter classes.
+    """
+    if isinstance(labels, torch.Tensor):
+        return labels
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
+        raise ArgumentTypeError(
+            f"{name} must be a torch.Tensor of class indices or a list of class indices or names, {_got(labels)}"
+        )
+    indices = [check_class(f"{name}[{i}]", label, num_classes, class_names) for i, label in enumerate(labels)]
+    return torch.tensor(indices, dtype=torch.long)
+
+
+def warn_deprecated(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """A ``DeprecationWarning`` that ``old`` is now ``new`` (warned at the caller's caller by default)."""
+    warnings.warn(f"{old} is deprecated; use {new} instead", DeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def split_model_keyword(model: Any, generator: Any, caller: str) -> tuple[Any, torch.Generator | None]:
+    """``(model, torch_generator)`` from a call that may use ``generator=`` in its old meaning, the model.
+
+    ``generator=`` means a ``torch.Generator`` everywhere in torch, diffusers and
+    synthaug's ``sample()``; the datasets and transforms once used it for the model. A
+    ``torch.Generator`` (or ``None``) is taken as randomness; anything else is the model
+    under its old keyword, accepted with a ``DeprecationWarning``.
+
+    Raises:
+        TypeError: the model given twice.
+    """
+    if generator is None or isinstance(generator, torch.Generator):
+        return model, generator  # a missing model is left to the caller's check of the model's type
+    if model is not None:
+        if not hasattr(generator, "sample"):  # not a model either: just the wrong type
+            raise ArgumentTypeError(f"generator must be a torch.Generator or None, {_got(generator)}")
+        raise TypeError(
+            f"{caller} got the model twice: model={type(model).__name__} and generator={type(generator).__name__}; "
+            "generator= takes a torch.Generator"
+        )
+    warn_deprecated(f"{caller}(generator=<model>)", f"{caller}(model=<model>) or pass it positionally", stacklevel=3)
+    return generator, None
+
+
+@overload
+def seed_from(name: str, seed: Any, generator: torch.Generator | None, *, default: int) -> int: ...
+
+
+@overload
+def seed_from(name: str, seed: Any, generator: torch.Generator | None, *, default: None = None) -> int | None: ...
+
+
+def seed_from(name: str, seed: Any, generator: torch.Generator | None, *, default: int | None = None) -> int | None:
+    """A seed given as an int ``seed``, or drawn once from a ``torch.Generator`` (then ``seed`` must be ``None``).
+
+    Things whose randomness is a pure function of a seed (a dataset's items of
+    ``(seed, epoch, index)``) take a ``torch.Generator`` by drawing that seed from it,
+    once: a seeded generator gives a reproducible object, and the generator's later
+    state does not matter. ``None`` for both gives ``default``.
+    """
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise ArgumentTypeError(f"generator must be a torch.Generator or None, {_got(generator)}")
+        if seed is not None:
+            raise ValueError(f"give {name} or generator, not both (got {name}={seed!r} and a torch.Generator)")
+        # 62 bits: any non-negative int64 is a valid seed for the streams derived from it.
+        return int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+    if seed is None:
+        return default
+    return check_seed(name, seed, allow_none=default is None)

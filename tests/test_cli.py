@@ -662,6 +662,7 @@ def test_train_writes_its_config(config_run):
         "channels": 1,
         "data_root": str(Path("~/.cache/synthaug").expanduser()),
         "unlabelled": None,
+        "val_split": 0.0,
     }
     assert document["model"]["width"] == 8 and document["model"]["class_names"] == ["cat", "dog"]
     training = document["training"]
@@ -880,3 +881,63 @@ def test_demo_in_a_real_process(tmp_path):
     assert all(0 <= acc <= 1 for acc in summary["accuracy"].values())
     assert isinstance(synthaug.load(out / "cgan"), synthaug.ConditionalGAN)
     assert isinstance(synthaug.load(out / "cvae"), synthaug.ConditionalVAE)
+
+
+# -- training on a folder as it is: inferred shape, no hidden split -------------------------------
+
+FOLDER_TRAIN = ["--width", "4", "--latent-dim", "4", "--steps", "2", "--batch-size", "4", "--sample-every", "0"]
+
+
+def test_train_infers_the_shape_of_a_folder_and_trains_on_every_image(image_folder_factory, tmp_path, capsys):
+    folder = image_folder_factory(tmp_path / "folder", per_class=6, size=(22, 16))  # 22 wide, 16 high
+    out = tmp_path / "run"
+    assert main_exit_code(["train", "cgan", "--data", folder, *FOLDER_TRAIN, "--out", out, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "inferred from all 12 images: channels 3 (RGB" in printed
+    assert "image size 16 (most common image 22x16, short side 16 px)" in printed
+    assert "override with --image-size / --channels" in printed
+    assert "training on all 12 images in 2 classes (nothing held out" in printed
+    assert "training cgan on 12 folder images [3, 16, 16]" in printed
+    document = json.loads((out / "training_config.json").read_text())
+    assert (document["data"]["image_size"], document["data"]["channels"], document["data"]["val_split"]) == (16, 3, 0.0)
+    assert synthaug.load(out).image_shape == (3, 16, 16)
+
+
+def test_val_split_holds_out_a_printed_share_of_every_class(image_folder_factory, tmp_path, capsys):
+    folder = image_folder_factory(tmp_path / "folder", per_class=6, size=(12, 10))
+    argv = ["train", "cgan", "--data", folder, "--image-size", "8", *FOLDER_TRAIN, "--val-split", "0.5"]
+    assert main_exit_code([*argv, "--out", tmp_path / "run", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "given: --image-size 8" in printed
+    assert "held out for validation 6 of 12 images (--val-split 0.5, seed 0); training on 6" in printed
+    assert "training cgan on 6 folder images [3, 8, 8]" in printed
+    document = json.loads((tmp_path / "run" / "training_config.json").read_text())
+    assert document["data"]["val_split"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--val-split", "1"], "expected a fraction in [0, 1), got '1'"),
+        (["--val-split", "x"], "expected a fraction in [0, 1), got 'x'"),
+    ],
+)
+def test_bad_val_split_exits_2(extra, expected, image_folder, tmp_path, capsys):
+    argv = ["train", "cgan", "--data", image_folder, *extra, "--out", tmp_path / "run"]
+    assert main_exit_code(argv) == 2
+    assert_one_line_error(capsys.readouterr().err, expected)
+
+
+def test_val_split_on_a_built_in_set_is_refused(tmp_path, capsys):
+    assert main_exit_code(["train", "cgan", "--data", "digits", "--val-split", "0.1", "--out", tmp_path / "r"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "--val-split applies to ImageFolder directories")
+
+
+def test_a_large_folder_is_streamed(image_folder_factory, tmp_path, capsys):
+    folder = image_folder_factory(tmp_path / "folder", per_class=6, size=(12, 10))
+    argv = ["train", "cvae", "--data", folder, "--image-size", "8", *FOLDER_TRAIN, "--in-memory-limit-mb", "1e-6"]
+    assert main_exit_code([*argv, "--num-workers", "0", "--out", tmp_path / "run", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "streamed by 0 DataLoader workers" in printed
+    training = json.loads((tmp_path / "run" / "training_config.json").read_text())["training"]
+    assert (training["in_memory_limit_mb"], training["num_workers"]) == (1e-6, 0)

@@ -9,7 +9,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from synthaug.data.labels import label_histogram, read_labels
-from synthaug.validation import is_int, non_negative_int, positive_int
+from synthaug.validation import check_class, check_number, non_negative_int, positive_int
 
 MAX_SAMPLES = 10**12
 """The most items a synthetic dataset may hold (a length must fit an index; nobody generates more)."""
@@ -37,13 +37,8 @@ def check_total(name: str, total: int, value: Any = None) -> int:
 
 
 def class_index(key: Any, num_classes: int, class_names: list[str] | None, what: str) -> int:
-    """The class index a dict key names: an index in range, or a class name."""
-    if isinstance(key, str) and class_names and key in class_names:
-        return class_names.index(key)
-    if is_int(key) and 0 <= key < num_classes:
-        return int(key)
-    known = f"0..{num_classes - 1}" + (f" or one of {class_names}" if class_names else "")
-    raise ValueError(f"{what} has unknown class {key!r}; expected {known}")
+    """The class index a dict key names: an index in range, or a class name (:func:`~synthaug.validation.check_class`)."""
+    return check_class(what, key, num_classes, class_names)
 
 
 def counts_from_mapping(
@@ -71,6 +66,49 @@ def proportional_counts(histogram: list[int], total: int) -> list[int]:
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[: total - int(counts.sum())]] += 1
     return counts.tolist()
+
+
+IMBALANCE_POLICIES = ("not majority", "minority", "not minority", "all")
+"""imbalanced-learn's named ``sampling_strategy`` policies, with their over-sampling meaning."""
+
+
+def imbalance_policy_counts(policy: str | float, real_counts: list[int]) -> list[int]:
+    """Items to add per class for an imbalanced-learn over-sampling ``sampling_strategy``.
+
+    As in imbalanced-learn, only the classes present in the data take part, and the
+    majority class count is the target:
+
+    * ``"not majority"``, ``"all"``: every class topped up to the majority count;
+    * ``"minority"``: the one smallest class (the first at ties) topped up;
+    * ``"not minority"``: every class but that one;
+    * a float ``r`` in (0, 1]: every class below ``r`` times the majority count topped up
+      to it (imbalanced-learn's minority-over-majority ratio, which it allows for two
+      classes only; here it applies to each class).
+    """
+    present = [c for c, n in enumerate(real_counts) if n > 0]
+    if not present:
+        return [0] * len(real_counts)
+    majority = max(real_counts)
+    minority = min(present, key=lambda c: real_counts[c])
+    if isinstance(policy, str):
+        chosen = {
+            "not majority": present,
+            "all": present,
+            "minority": [minority],
+            "not minority": [c for c in present if c != minority],
+        }[policy]
+        target = {c: majority for c in chosen}
+    else:
+        ratio = check_number(
+            "strategy",
+            policy,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            expected="a float in (0, 1] (imbalanced-learn's minority/majority ratio after resampling)",
+        )
+        target = {c: round(ratio * majority) for c in present}
+    return [max(target.get(c, 0) - n, 0) for c, n in enumerate(real_counts)]
 
 
 def resolve_class_counts(

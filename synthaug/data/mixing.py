@@ -1,11 +1,17 @@
 """``synthaug.mix``: one Dataset of real and synthetic ``(image, label)`` items, composed by a strategy.
 
-Strategies (``strategy=``):
+Strategies (``strategy=``; there is no default, but leaving it out is fine when the one
+option given names it: ``ratio=`` means ``"ratio"``, ``target=`` ``"balance"``, ``p=``
+``"replace"``). An option that does not belong to the strategy is an error:
 
 * ``"ratio"`` with ``ratio=r``: add ``round(r * len(real))`` synthetic items with the real
   class proportions (the lecture's 60,000 real + 10,000 fake is ``ratio=1/6``);
-* ``"balance"``: top every class up to the largest class count (imbalanced-learn's
-  ``"not majority"``), or to ``target=N``;
+* ``"balance"``: top every class up to the largest class count, or to ``target=N``;
+* imbalanced-learn's over-sampling ``sampling_strategy`` words, with its meaning (only the
+  classes present count; no options): ``"not majority"`` and ``"all"`` (every class up
+  to the majority count, as ``"balance"``), ``"minority"`` (the smallest class only),
+  ``"not minority"``, and a float ``r`` in (0, 1] (every class up to ``r`` times the
+  majority count; imbalanced-learn allows it for two classes only);
 * a dict ``{class: count}``: add ``count`` synthetic items of each listed class (class
   indices or names). Note: imbalanced-learn's dicts give totals after resampling; here
   they give the synthetic items to add (use ``"balance", target=N`` for totals);
@@ -14,8 +20,10 @@ Strategies (``strategy=``):
 * ``"replace"`` with ``p=0.3``: each real item is replaced, with probability ``p``, by a
   synthetic item of the same class (DA-Fusion's ``synthetic_probability``); the length
   and the labels stay those of the real data;
-* ``"auto"``: :func:`synthaug.tune` chooses the setting on held-out real data, or no
-  synthetic items at all when none beats real only (see :mod:`synthaug.tuning`).
+* ``"tuned"``: :func:`synthaug.tune` trains classifiers on held-out real data to choose the
+  setting, or no synthetic items at all when none beats real only (see
+  :mod:`synthaug.tuning`). Its old name ``"auto"`` still works, with a
+  ``DeprecationWarning`` (imbalanced-learn's ``"auto"`` means ``"not majority"``).
 
 Synthetic items are given the form of the real items (see
 :mod:`synthaug.data.image_format`), so one transform pipeline serves both.
@@ -23,6 +31,7 @@ Synthetic items are given the form of the real items (see
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -30,9 +39,16 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from torchvision.datasets import VisionDataset
 
-from synthaug.data.classes import align_classes
-from synthaug.data.counts import check_total, counts_from_mapping, proportional_counts
+from synthaug.data.classes import align_classes, class_names_of
+from synthaug.data.counts import (
+    IMBALANCE_POLICIES,
+    check_total,
+    counts_from_mapping,
+    imbalance_policy_counts,
+    proportional_counts,
+)
 from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, ImageKind, detect_format, from_float_chw
 from synthaug.data.items import apply_transforms
 from synthaug.data.labels import label_histogram, read_labels
@@ -40,9 +56,24 @@ from synthaug.data.synthetic import SyntheticDataset
 from synthaug.data.targets import ProbabilityTargets
 from synthaug.generators.base import GeneratorProtocol
 from synthaug.utils.seeding import stream_seed
-from synthaug.validation import check_callable, check_index, check_int, check_number, non_negative_int
+from synthaug.validation import (
+    check_callable,
+    check_index,
+    check_int,
+    check_number,
+    non_negative_int,
+    seed_from,
+    split_model_keyword,
+)
 
-STRATEGIES = ("ratio", "balance", "replace")
+STRATEGIES = ("ratio", "balance", "replace", *IMBALANCE_POLICIES)
+"""The strategy names ``mix`` knows by itself (``"tuned"`` is registered by :mod:`synthaug.tuning`)."""
+
+STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {"ratio": ("ratio",), "balance": ("target",), "replace": ("p",)}
+"""The options each named strategy takes; every other strategy takes none of ``ratio``, ``target``, ``p``."""
+
+RENAMED_STRATEGIES = {"auto": "tuned"}
+"""Old strategy names, still accepted with a ``DeprecationWarning`` naming the new one."""
 
 
 DelegatedStrategy = Callable[..., "MixedDataset"]
@@ -53,11 +84,12 @@ def register_strategy(name: str, build: DelegatedStrategy) -> None:
     """Make ``mix(real, gen, name, ...)`` call ``build(real, gen, seed, **options)``.
 
     For strategies that build on ``mix`` itself, such as the guard (:mod:`synthaug.tuning`
-    registers ``"auto"``): they sit above this module and plug in here, so ``mix`` never
+    registers ``"tuned"``): they sit above this module and plug in here, so ``mix`` never
     imports them.
     """
-    if not isinstance(name, str) or not name or name in STRATEGIES:
-        raise ValueError(f"name must be a new strategy name (not one of {STRATEGIES}), got {name!r}")
+    if not isinstance(name, str) or not name or name in STRATEGIES or name in RENAMED_STRATEGIES:
+        reserved = STRATEGIES + tuple(RENAMED_STRATEGIES)
+        raise ValueError(f"name must be a new strategy name (not one of {reserved}), got {name!r}")
     _DELEGATED[name] = build
 
 
@@ -66,14 +98,73 @@ def strategy_names() -> tuple[str, ...]:
     return STRATEGIES + tuple(_DELEGATED)
 
 
+def is_ratio_strategy(strategy: Any) -> bool:
+    """Whether ``strategy`` is a float: imbalanced-learn's minority/majority ratio."""
+    return isinstance(strategy, (float, np.floating))
+
+
 def check_strategy(strategy: Any, name: str = "strategy") -> Any:
-    """A mixing strategy: a known name, a dict ``{class: count}`` or a callable; the one check for all callers."""
-    expected = f"one of {strategy_names()}, a dict {{class: count}} or a callable"
+    """A mixing strategy: a known name, a float ratio, a dict ``{class: count}`` or a callable; the one check."""
+    expected = f"one of {strategy_names()}, a float in (0, 1], a dict {{class: count}} or a callable"
     if isinstance(strategy, str):
-        if strategy not in strategy_names():
+        if strategy not in strategy_names() and strategy not in RENAMED_STRATEGIES:
             raise ValueError(f"{name} must be {expected}, got {strategy!r}")
+    elif is_ratio_strategy(strategy):
+        check_number(name, strategy, low=0.0, high=1.0, low_open=True, expected=expected)
     elif not isinstance(strategy, Mapping) and not callable(strategy):
         raise TypeError(f"{name} must be {expected}, got {type(strategy).__name__} {strategy!r}")
+    return strategy
+
+
+def strategy_label(strategy: Any) -> str:
+    """How messages and reprs name a strategy: its name, its ratio, ``"dict"`` or ``"callable"``."""
+    if isinstance(strategy, str):
+        return strategy
+    if is_ratio_strategy(strategy):
+        return repr(float(strategy))
+    return "dict" if isinstance(strategy, Mapping) else "callable"
+
+
+def resolve_strategy(strategy: Any, options: Mapping[str, Any]) -> Any:
+    """The strategy ``mix`` runs: the one given (old names renamed, with a warning), or the one its option names.
+
+    ``options`` are ``ratio``/``target``/``p`` as given (``None`` when not given). Raises
+    ``ValueError`` when no strategy is given and no option names one, and when an option
+    is given that the strategy does not take (options are never silently ignored).
+    """
+    given = [option for option, value in options.items() if value is not None]
+    if strategy is None:
+        implied = sorted({owner for owner, taken in STRATEGY_OPTIONS.items() for option in given if option in taken})
+        if not implied:
+            raise ValueError(
+                "mix needs a strategy, e.g. strategy='ratio' needs ratio=r (synthetic items per real item, "
+                f"e.g. 1/6), strategy='balance' tops classes up; known: {strategy_names()}, a float, a dict "
+                "{class: count} or a callable"
+            )
+        if len(implied) > 1:
+            raise ValueError(
+                f"{', '.join(given)} belong to different strategies ({', '.join(map(repr, implied))}): "
+                "give one strategy and its options"
+            )
+        strategy = implied[0]
+    check_strategy(strategy)
+    if isinstance(strategy, str) and strategy in RENAMED_STRATEGIES:
+        new = RENAMED_STRATEGIES[strategy]
+        warnings.warn(
+            f"strategy={strategy!r} is deprecated; use strategy={new!r} (the name says that it trains classifiers "
+            f"to choose the mix; in imbalanced-learn {strategy!r} means 'not majority')",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return strategy  # run under the new name by mix; kept here so messages show the word the caller used
+    taken = STRATEGY_OPTIONS.get(strategy, ()) if isinstance(strategy, str) else ()
+    for option in given:
+        if option not in taken and not (isinstance(strategy, str) and strategy in _DELEGATED):
+            owner = next(name for name, options_ in STRATEGY_OPTIONS.items() if option in options_)
+            raise ValueError(
+                f"{option} is only for strategy={owner!r}, got strategy={strategy_label(strategy)!r}"
+                + (f" (it takes {', '.join(taken)}=)" if taken else " (it takes none of ratio, target, p)")
+            )
     return strategy
 
 
@@ -84,6 +175,8 @@ def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class
         counts = counts_from_mapping(strategy, k, class_names, "strategy")
         check_total("strategy", sum(counts), dict(strategy))
         return counts
+    if is_ratio_strategy(strategy) or strategy in IMBALANCE_POLICIES:
+        return imbalance_policy_counts(strategy, real_counts)
     if callable(strategy):
         wanted = strategy({c: n for c, n in enumerate(real_counts)})
         if not isinstance(wanted, Mapping):
@@ -109,25 +202,31 @@ def _synthetic_counts(strategy: Any, real_counts: list[int], kwargs: dict, class
     return check_strategy(strategy)  # raises: not an additive strategy
 
 
-class MixedDataset(Dataset):
+class MixedDataset(VisionDataset):
     """Real and synthetic ``(image, label)`` items in one map-style Dataset (see :func:`mix`).
 
     The real items come first, then the synthetic ones (``"replace"``: synthetic items
-    take the place of the real ones they replace); shuffle in the DataLoader.
+    take the place of the real ones they replace); shuffle in the DataLoader. A
+    torchvision ``VisionDataset``, with the attributes torchvision's datasets have.
 
     Attributes:
         real: the real dataset.
+        model: the generator the synthetic items come from (``generator`` is its old name).
         synthetic: the :class:`~synthaug.SyntheticDataset` the synthetic items come from
             (``None`` when there are none).
         real_counts, synthetic_counts: items per class of each kind (this epoch).
         image_format: the form every item has (that of the real items).
-        targets: all labels, in item order.
+        classes: the class names, in label order (the real data's, else the model's,
+            else ``"0"``, ``"1"``, ...).
+        class_to_idx: ``{name: index}``.
+        targets: all labels, in item order, as a LongTensor (with ``synthetic_weight`` or
+            ``soft_labels`` the items' targets are vectors; these stay class indices).
     """
 
     def __init__(
         self,
         real: Dataset,
-        generator: GeneratorProtocol,
+        model: GeneratorProtocol,
         real_labels: np.ndarray,
         image_format: ImageFormat,
         strategy: str,
@@ -140,16 +239,18 @@ class MixedDataset(Dataset):
         label_reference: Any = 0,
         probability_targets: ProbabilityTargets | None = None,
     ) -> None:
+        super().__init__(root=None, transform=transform, target_transform=target_transform)
         self.real = real
-        self.generator = generator
+        self.model = model
         self.real_labels = real_labels
         self.image_format = image_format
         self.strategy = strategy
         self.p = p
         self.seed = seed
         self.synthetic_options = dict(synthetic_options or {})
-        self.transform = transform
-        self.target_transform = target_transform
+        names = getattr(model, "class_names", None) or class_names_of(real)
+        self.classes = list(names) if names else [str(c) for c in range(model.num_classes)]
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
         self._worker = None  # set by apply_transforms: the DataLoader worker whose seed the transforms have
         self.epoch = 0
         self._additive_counts = synthetic_counts
@@ -159,11 +260,16 @@ class MixedDataset(Dataset):
         self._soft_targets: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._build()
 
+    @property
+    def generator(self) -> GeneratorProtocol:
+        """The old name of :attr:`model` (kept readable: code written against it still works)."""
+        return self.model
+
     def _make_synthetic(self, counts: list[int]) -> SyntheticDataset | None:
         if not sum(counts):
             return None
         synthetic = SyntheticDataset(
-            self.generator,
+            self.model,
             class_counts=dict(enumerate(counts)),
             seed=self.seed,
             image_type="tensor",
@@ -174,7 +280,7 @@ class MixedDataset(Dataset):
 
     def _build(self) -> None:
         self._soft_targets.clear()
-        k = self.generator.num_classes
+        k = self.model.num_classes
         real_counts = np.bincount(self.real_labels, minlength=k)
         if self.strategy != "replace":
             assert self._additive_counts is not None  # mix() gives the counts of every additive strategy
@@ -182,7 +288,7 @@ class MixedDataset(Dataset):
             self.synthetic_counts = list(self._additive_counts)
             self.synthetic = self._make_synthetic(self.synthetic_counts)
             synthetic_labels = self.synthetic.targets.numpy() if self.synthetic is not None else np.zeros(0, np.int64)
-            self.targets = np.concatenate([self.real_labels, synthetic_labels])
+            self.targets = torch.from_numpy(np.concatenate([self.real_labels, synthetic_labels]).astype(np.int64))
             self.real_counts = real_counts.tolist()
             return
         # Which real items are replaced is a pure function of (seed, epoch); the j-th
@@ -202,7 +308,7 @@ class MixedDataset(Dataset):
             rank[members] = np.arange(int(members.sum()))
         source[order] = -(offsets[labels] + rank) - 1
         self._source = source
-        self.targets = self.real_labels
+        self.targets = torch.from_numpy(self.real_labels.astype(np.int64))
         self.real_counts = (real_counts - np.asarray(self.synthetic_counts)).tolist()
 
     def set_epoch(self, epoch: int) -> None:
@@ -270,10 +376,9 @@ class MixedDataset(Dataset):
 
     def summary(self) -> str:
         """A table of real and synthetic items per class."""
-        names = getattr(self.generator, "class_names", None) or [str(c) for c in range(len(self.real_counts))]
         rows = ["| class | real | synthetic | total |", "|---|---|---|---|"]
         for c, (r, s) in enumerate(zip(self.real_counts, self.synthetic_counts)):
-            rows.append(f"| {names[c]} | {r} | {s} | {r + s} |")
+            rows.append(f"| {self.classes[c]} | {r} | {s} | {r + s} |")
         rows.append(f"| all | {sum(self.real_counts)} | {sum(self.synthetic_counts)} | {len(self)} |")
         return "\n".join(rows)
 
@@ -328,9 +433,9 @@ def _format_for(image_type: str | None, first_image: Any, generator: GeneratorPr
 
 def mix(
     real: Dataset,
-    generator: GeneratorProtocol,
-    strategy: str | Mapping[Any, int] | Callable[[dict[int, int]], Mapping[Any, int]] = "ratio",
-    seed: int = 0,
+    model: GeneratorProtocol | None = None,
+    strategy: str | float | Mapping[Any, int] | Callable[[dict[int, int]], Mapping[Any, int]] | None = None,
+    seed: int | None = None,
     *,
     ratio: float | None = None,
     target: int | None = None,
@@ -344,19 +449,26 @@ def mix(
     synthetic_weight: float | None = None,
     soft_labels: Any = None,
     progress: bool = True,
+    generator: torch.Generator | None = None,
 ) -> MixedDataset:
-    """Mix synthetic items from ``generator`` into ``real``, composed by ``strategy``.
+    """Mix synthetic items from ``model`` into ``real``, composed by ``strategy``.
 
     Args:
         real: a map-style dataset of ``(image, label)`` items; its labels are read from
             ``targets`` when it has them (torchvision datasets do), else by iterating it.
-        generator: a class-conditional generator (:class:`~synthaug.GeneratorProtocol`)
-            with the real data's classes and image shape.
+        model: a class-conditional generator (:class:`~synthaug.GeneratorProtocol`) with
+            the real data's classes and image shape. (Its old keyword ``generator=`` still
+            works, with a ``DeprecationWarning``.)
         strategy: ``"ratio"`` (with ``ratio=``), ``"balance"`` (optional ``target=``),
-            ``"replace"`` (with ``p=``), a dict ``{class: count}``, a callable, or
-            ``"auto"`` (``synthaug.tune(real, generator, seed=seed, ...).dataset``, with
-            tune's defaults); see the module docstring.
-        seed: selects the synthetic samples (and, for ``"replace"``, which items).
+            ``"replace"`` (with ``p=``), imbalanced-learn's ``"not majority"``,
+            ``"minority"``, ``"not minority"``, ``"all"`` or a float ratio, a dict
+            ``{class: count}``, a callable, or ``"tuned"`` (``synthaug.tune(real, model,
+            seed=seed, ...).dataset``: trains classifiers to choose; ``"auto"`` is its
+            deprecated name); see the module docstring. No default: it may be left out
+            only when ``ratio``, ``target`` or ``p`` names it.
+        seed: selects the synthetic samples (and, for ``"replace"``, which items); default 0.
+        ratio, target, p: the options of ``"ratio"``, ``"balance"`` and ``"replace"``;
+            giving one to another strategy is an error.
         image_type: force the synthetic items' form (``"pil"``, ``"tensor"``, ``"numpy"``)
             instead of detecting it from ``real[0]``.
         transform, target_transform: applied to every item, real and synthetic, after
@@ -372,6 +484,7 @@ def mix(
             :class:`~synthaug.filters.Filter`, whose classifier is used): synthetic items
             learn its belief about what they show. Put in eval mode.
         progress: show a progress bar when labels must be read item by item.
+        generator: a ``torch.Generator`` to draw the seed from (once, now) instead of ``seed``.
 
     Returns:
         A :class:`MixedDataset`; ``print(mixed.summary())`` shows its composition. Call
@@ -380,6 +493,7 @@ def mix(
 
     Example:
         >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)
+        >>> train = synthaug.mix(real_train, gen, "not majority")   # imbalanced-learn's word
         >>> loader = DataLoader(train, batch_size=128, shuffle=True)
 
         The recipe of docs/benchmarks.md (fresh samples each epoch, weight 0.3, soft labels
@@ -392,11 +506,14 @@ def mix(
         ...     for images, targets in DataLoader(train, batch_size=64, shuffle=True):
         ...         loss = F.cross_entropy(model(images), targets)  # targets: [B, K] probabilities
     """
-    if isinstance(strategy, str) and strategy in _DELEGATED:
+    model, generator = split_model_keyword(model, generator, "mix")
+    seed = seed_from("seed", seed, generator, default=0)
+    strategy = resolve_strategy(strategy, {"ratio": ratio, "target": target, "p": p})
+    if isinstance(strategy, str) and (strategy in _DELEGATED or strategy in RENAMED_STRATEGIES):
         return _delegate(
             strategy,
             real,
-            generator,
+            model,
             seed,
             ratio=ratio,
             target=target,
@@ -411,17 +528,15 @@ def mix(
             synthetic_weight=synthetic_weight,
             soft_labels=soft_labels,
         )
-    if not isinstance(generator, GeneratorProtocol):
+    if not isinstance(model, GeneratorProtocol):
         raise TypeError(
-            f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}"
+            f"model: the generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(model).__name__}"
         )
-    check_strategy(strategy)
-    non_negative_int("seed", seed)
     check_callable("transform", transform)
     check_callable("target_transform", target_transform)
     # Synthetic labels must mean the real data's classes: matched by name where both name them.
-    generator = align_classes(generator, real, real_name="the real dataset", caller="mix")
-    k = generator.num_classes
+    model = align_classes(model, real, real_name="the real dataset", caller="mix")
+    k = model.num_classes
     if not hasattr(real, "__len__") or not hasattr(real, "__getitem__"):
         raise TypeError(f"real must be a map-style Dataset of (image, label) items, got {type(real).__name__}")
     if len(real) == 0:
@@ -429,11 +544,10 @@ def mix(
     first = real[0]
     if not isinstance(first, (tuple, list)) or len(first) < 2:
         raise TypeError(f"real dataset items must be (image, label) pairs; item 0 is a {type(first).__name__}")
-    fmt = _format_for(image_type, first[0], generator)
+    fmt = _format_for(image_type, first[0], model)
     labels = read_labels(real, progress=progress, name="real")
     real_counts = label_histogram(labels, k)
-    names = getattr(generator, "class_names", None)
-    options = {"ratio": ratio, "target": target}
+    names = getattr(model, "class_names", None)
     replace_p = None
     if strategy == "replace":
         if p is None:
@@ -441,13 +555,9 @@ def mix(
         replace_p = check_number("p", p, low=0.0, high=1.0)
         counts = None  # MixedDataset draws the replaced items per epoch
     else:
-        if p is not None:
-            raise ValueError(f"p is only for strategy='replace', got strategy={strategy!r}")
-        counts = _synthetic_counts(
-            strategy, real_counts, {key: v for key, v in options.items() if v is not None}, names
-        )
-    name = strategy if isinstance(strategy, str) else ("dict" if isinstance(strategy, Mapping) else "callable")
-    options = {"chunk_size": chunk_size, "truncation": truncation, "filter": filter}
+        options = {key: value for key, value in (("ratio", ratio), ("target", target)) if value is not None}
+        counts = _synthetic_counts(strategy, real_counts, options, names)
+    synthetic_options = {"chunk_size": chunk_size, "truncation": truncation, "filter": filter}
     vectors = (
         None
         if synthetic_weight is None and soft_labels is None
@@ -455,14 +565,14 @@ def mix(
     )
     return MixedDataset(
         real,
-        generator,
+        model,
         labels,
         fmt,
-        name,
+        strategy_label(strategy),
         counts,
         replace_p,
         seed,
-        options,
+        synthetic_options,
         transform,
         target_transform,
         label_reference=first[1],
@@ -473,7 +583,7 @@ def mix(
 def _delegate(
     strategy: str,
     real: Dataset,
-    generator: GeneratorProtocol,
+    model: GeneratorProtocol,
     seed: int,
     *,
     ratio: Any,
@@ -484,7 +594,10 @@ def _delegate(
     soft_labels: Any,
     **options: Any,
 ) -> MixedDataset:
-    """A registered strategy (``"auto"``: the guard) chooses ``ratio``/``target``/``p``/``filter`` itself."""
+    """A registered strategy (``"tuned"``: the guard) chooses ``ratio``/``target``/``p``/``filter`` itself.
+
+    ``strategy`` is the word the caller used (an old name is run under its new one).
+    """
     given = [
         name
         for name, value in (
@@ -502,4 +615,7 @@ def _delegate(
             f"strategy={strategy!r} chooses {', '.join(given)} itself; leave them out "
             "(or call synthaug.tune with a grid)"
         )
-    return _DELEGATED[strategy](real, generator, seed, **options)
+    name = RENAMED_STRATEGIES.get(strategy, strategy)
+    if name not in _DELEGATED:
+        raise ValueError(f"strategy={strategy!r} is not registered: import synthaug (or synthaug.tuning) first")
+    return _DELEGATED[name](real, model, seed, **options)

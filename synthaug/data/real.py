@@ -1,7 +1,8 @@
 """Real labelled image data as in-memory tensors: embedded digits, Fashion-MNIST, ImageFolder.
 
-Training and evaluation work on small image sets (at most a few hundred MB as float),
-so the sources are read once into ``[N, C, H, W]`` float tensors in [0, 1].
+Evaluation and the built-in sets work on small image sets (at most a few hundred MB as
+float), read once into ``[N, C, H, W]`` float tensors in [0, 1]. Training on a user's
+dataset too large for that streams it instead (:mod:`synthaug.data.streaming`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import gzip
 import logging
 import os
 import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,20 @@ class LabelledImages:
             for i in tqdm(range(len(dataset)), desc="reading images", unit="item", disable=not progress, leave=False)
         ]
         return cls(torch.stack(images), labels)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images."""
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def gather(self, index: torch.Tensor | Sequence[int]) -> torch.Tensor:
+        """The images at ``index`` as one ``[len(index), C, H, W]`` tensor."""
+        return self.images[torch.as_tensor(index, dtype=torch.long, device=self.images.device)]
+
+    def iter_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every ``(images, labels)`` batch in item order (views, no copies)."""
+        for start in range(0, len(self), batch_size):
+            yield self.images[start : start + batch_size], self.labels[start : start + batch_size]
 
     def as_dataset(self) -> LabelledImagesDataset:
         """A map-style Dataset of ``(image tensor, int label)``, like torchvision's datasets."""
@@ -140,14 +156,31 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
 
 
-def _stratified_split(
-    images: torch.Tensor, labels: torch.Tensor, test_fraction: float, seed: int
-) -> tuple[LabelledImages, LabelledImages]:
+def stratified_split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(kept, held_out)`` item indices: ``fraction`` of every class held out, drawn from ``seed``.
+
+    The same labels, fraction and seed always give the same split, which is how
+    ``synthaug evaluate --seed S`` finds the images a ``synthaug train --val-split F --seed S``
+    run held out.
+    """
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
-    train_idx, test_idx = train_test_split(idx, test_size=test_fraction, stratify=labels.numpy(), random_state=seed)
-    train_idx, test_idx = torch.from_numpy(np.sort(train_idx)), torch.from_numpy(np.sort(test_idx))
+    try:
+        kept, held_out = train_test_split(idx, test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as e:  # sklearn: a class with one image, or fewer held out than classes
+        raise ValueError(
+            f"cannot hold out {fraction:g} of {len(labels)} images in every class ({e}); "
+            "use a larger fraction, more images per class, or no split"
+        ) from e
+    return np.sort(kept), np.sort(held_out)
+
+
+def _stratified_split(
+    images: torch.Tensor, labels: torch.Tensor, test_fraction: float, seed: int
+) -> tuple[LabelledImages, LabelledImages]:
+    kept, held_out = stratified_split_indices(labels.numpy(), test_fraction, seed)
+    train_idx, test_idx = torch.from_numpy(kept), torch.from_numpy(held_out)
     return LabelledImages(images[train_idx], labels[train_idx]), LabelledImages(images[test_idx], labels[test_idx])
 
 
@@ -205,23 +238,17 @@ def load_fashion_mnist_data(root: str | Path = DEFAULT_DATA_ROOT, image_size: in
 def load_image_folder_data(
     path: str | Path, image_size: int = 32, channels: int = 3, test_fraction: float = 0.2, seed: int = 0
 ) -> RealData:
-    """An ``ImageFolder`` tree (``root/<class>/<image>``), resized square and split stratified."""
-    from torchvision import transforms
-    from torchvision.datasets import ImageFolder
+    """An ``ImageFolder`` tree (``root/<class>/<image>``) read into memory and split stratified.
+
+    Each image's short side is resized to ``image_size`` and the centre square cut out
+    (the aspect ratio is kept; see :func:`~synthaug.data.resize.resize_and_crop`).
+    ``synthaug train`` streams large folders instead (:mod:`synthaug.data.folder`).
+    """
+    from synthaug.data.folder import image_folder_dataset
 
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3 for an image folder, got {channels}")
-    mode = "L" if channels == 1 else "RGB"
-    ds = ImageFolder(
-        str(path),
-        transform=transforms.Compose(
-            [
-                transforms.Lambda(lambda im: im.convert(mode)),
-                transforms.Resize((image_size, image_size)),
-                transforms.ToTensor(),
-            ]
-        ),
-    )
+    ds = image_folder_dataset(path, image_size, channels)
     images = torch.stack([ds[i][0] for i in range(len(ds))])
     labels = torch.tensor(ds.targets, dtype=torch.long)
     train, test = _stratified_split(images, labels, test_fraction, seed)

@@ -26,7 +26,7 @@ from synthaug.data.items import (  # noqa: F401  (apply_transforms, check_callab
 )
 from synthaug.generators.base import GeneratorProtocol, check_truncation
 from synthaug.utils.seeding import stream_seed
-from synthaug.validation import check_choice, check_index, check_seed, non_negative_int
+from synthaug.validation import check_choice, check_index, non_negative_int, seed_from, split_model_keyword
 
 if TYPE_CHECKING:
     from synthaug.data.filters import Filter
@@ -51,14 +51,17 @@ class SyntheticDataset(VisionDataset):
     datasets larger than the cache, use :class:`~synthaug.data.ChunkShuffleSampler`).
 
     Args:
-        generator: anything satisfying :class:`~synthaug.GeneratorProtocol`, e.g. the
-            result of :func:`synthaug.load` or :func:`synthaug.wrap`.
+        model: the class-conditional generator, anything satisfying
+            :class:`~synthaug.GeneratorProtocol`, e.g. the result of :func:`synthaug.load`
+            or :func:`synthaug.wrap`. (Its old keyword ``generator=`` still works, with a
+            ``DeprecationWarning``.)
         num_samples: total number of items. May be ``None`` when ``class_counts`` is a
             dict or a dataset.
         class_counts: ``None`` for equal counts per class; ``{class: count}`` with class
-            indices (or names, when the generator has ``class_names``); or a real labelled
-            dataset, whose label histogram is matched (scaled to ``num_samples`` if given).
-        seed: selects the set of samples.
+            indices or names (``{"Coat": 100}``, when the model has ``class_names``); or a
+            real labelled dataset, whose label histogram is matched (scaled to
+            ``num_samples`` if given).
+        seed: selects the set of samples (default 0).
         transform: applied to each image, e.g. a ``torchvision.transforms`` pipeline.
         target_transform: applied to each label.
         image_type: ``"pil"`` (default, like torchvision's MNIST: mode ``L`` or ``RGB``),
@@ -70,19 +73,30 @@ class SyntheticDataset(VisionDataset):
         truncation: latent temperature forwarded to synthaug generators' ``sample``.
         filter: a :class:`~synthaug.filters.Filter`; rejected samples are redrawn
             deterministically (see :mod:`synthaug.filters`).
+        generator: a ``torch.Generator`` to take the seed from instead of ``seed``. Items
+            are a pure function of ``(seed, epoch, index)``, so the seed is drawn from it
+            once, here: a seeded generator gives the same dataset every time, and its
+            later state changes nothing.
+
+    Attributes:
+        model: the generator the items come from (``generator`` is its old name).
+        classes: the class names (the model's ``class_names``, else ``"0"``, ``"1"``, ...).
+        class_to_idx: ``{name: index}``, as torchvision's datasets have.
+        targets: every item's label, in item order.
 
     Example:
         >>> gen = synthaug.load("runs/demo/cgan")
         >>> ds = SyntheticDataset(gen, num_samples=1000, transform=transforms.ToTensor())
         >>> image, label = ds[0]          # image [1, 16, 16] in [0, 1], label 0
+        >>> ds = SyntheticDataset(gen, class_counts={"Coat": 100}, generator=torch.Generator().manual_seed(0))
     """
 
     def __init__(
         self,
-        generator: GeneratorProtocol,
+        model: GeneratorProtocol | None = None,
         num_samples: int | None = None,
         class_counts: Any = None,
-        seed: int = 0,
+        seed: int | None = None,
         transform: Callable | None = None,
         target_transform: Callable | None = None,
         image_type: ImageType = "pil",
@@ -90,38 +104,47 @@ class SyntheticDataset(VisionDataset):
         cache_chunks: int | None = None,
         truncation: float = 1.0,
         filter: Filter | None = None,  # noqa: A002  (the issue's and users' name for it)
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
+        model, generator = split_model_keyword(model, generator, "SyntheticDataset")
         check_callable("transform", transform)
         check_callable("target_transform", target_transform)
         super().__init__(root=None, transform=transform, target_transform=target_transform)
-        if not isinstance(generator, GeneratorProtocol):
+        if not isinstance(model, GeneratorProtocol):
             raise TypeError(
-                f"generator must provide num_classes, image_shape, class_names and sample(labels, generator=...) "
-                f"(see synthaug.wrap), got {type(generator).__name__}"
+                "model: the generator must provide num_classes, image_shape, class_names and "
+                f"sample(labels, generator=...) (see synthaug.wrap), got {type(model).__name__}"
             )
         check_choice("image_type", image_type, IMAGE_TYPES)
-        seed = check_seed("seed", seed)
+        seed = seed_from("seed", seed, generator, default=0)
         if filter is not None and not hasattr(filter, "fill"):
             raise TypeError(f"filter must be a synthaug.filters.Filter, got {type(filter).__name__}")
-        self.generator = generator
+        self.model = model
         self.seed = int(seed)
         self.epoch = 0
         self.image_type = image_type
         self.chunk_size = check_count("chunk_size", chunk_size)
         self.truncation = check_truncation(truncation)
         self.filter = filter
-        names = getattr(generator, "class_names", None)
-        self.class_counts = resolve_class_counts(num_samples, class_counts, generator.num_classes, names)
-        self.classes = list(names) if names else [str(c) for c in range(generator.num_classes)]
+        names = getattr(model, "class_names", None)
+        self.class_counts = resolve_class_counts(num_samples, class_counts, model.num_classes, names)
+        self.classes = list(names) if names else [str(c) for c in range(model.num_classes)]
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
         # A plain list: bisect on it is the cheapest label lookup in __getitem__.
         self._boundaries = np.cumsum(self.class_counts).tolist()
         if cache_chunks is None:
-            channels, height, width = generator.image_shape
+            channels, height, width = model.image_shape
             item_bytes = channels * height * width * (4 if image_type == "tensor" else 1)
             cache_chunks = max(2, DEFAULT_CACHE_BYTES // (item_bytes * self.chunk_size))
         self.cache_chunks = check_count("cache_chunks", cache_chunks)
         self._cache: OrderedDict[int, list[torch.Tensor]] = OrderedDict()
         self._worker = None  # the DataLoader worker whose seed the transforms' own RNGs were given
+
+    @property
+    def generator(self) -> GeneratorProtocol:
+        """The old name of :attr:`model` (kept readable: code written against it still works)."""
+        return self.model
 
     def __len__(self) -> int:
         return self._boundaries[-1]
@@ -176,7 +199,7 @@ class SyntheticDataset(VisionDataset):
         # A CPU stream whatever the generator's device: item i is the same draw on CPU and GPU.
         rng = torch.Generator().manual_seed(stream_seed(self.seed, self.epoch, *keys))
         kwargs = {"truncation": self.truncation} if self.truncation != 1.0 else {}
-        return self.generator.sample(labels, generator=rng, **kwargs)
+        return self.model.sample(labels, generator=rng, **kwargs)
 
     def generate(self, labels: torch.Tensor, *keys: int) -> torch.Tensor:
         """Images for ``labels`` from the stream ``(seed, epoch, *keys)``, filtered if a filter is set.
@@ -285,7 +308,7 @@ class SyntheticDataset(VisionDataset):
         return state
 
     def extra_repr(self) -> str:
-        gen = self.generator
+        gen = self.model
         kind = getattr(gen, "model_type", "") or type(gen).__name__
         counts = self.class_counts if len(self.class_counts) <= 20 else "..."
         lines = [

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from synthaug.generators.bundle import MAX_PARAMETERS, read_bundle, write_bundle
 from synthaug.generators.config import ConfigField, ConfigSchema
-from synthaug.validation import ArgumentTypeError, check_number
+from synthaug.validation import ArgumentTypeError, check_class_labels, check_number
 
 __all__ = [
     "MAX_PARAMETERS",  # defined with the bundle format; re-exported where it always was
@@ -373,14 +373,16 @@ class ConditionalGenerator(ConfigurableModule):
     @torch.no_grad()
     def sample(
         self,
-        labels: torch.Tensor,
+        labels: torch.Tensor | Sequence[int | str],
         generator: torch.Generator | None = None,
         truncation: float = 1.0,
     ) -> torch.Tensor:
         """Generate one image per label.
 
         Args:
-            labels: LongTensor ``[B]`` of class indices in ``[0, num_classes)``.
+            labels: LongTensor ``[B]`` of class indices in ``[0, num_classes)``, or a list
+                of class indices or names (``["Coat", "Bag"]``, for a model with
+                ``class_names``; an unknown name is a ``ValueError`` listing the known ones).
             generator: a ``torch.Generator`` for reproducible draws; ``None`` uses torch's
                 global RNG (avoid that in library code).
             truncation: latent temperature in (0, 2]; below 1 trades diversity for fidelity.
@@ -392,8 +394,13 @@ class ConditionalGenerator(ConfigurableModule):
             >>> gen = ConditionalGAN(num_classes=3, channels=1, image_size=8, latent_dim=8, width=8)
             >>> gen.sample(torch.tensor([0, 2]), generator=torch.Generator().manual_seed(0)).shape
             torch.Size([2, 1, 8, 8])
+            >>> named = ConditionalGAN(num_classes=2, class_names=["Coat", "Bag"], channels=1, image_size=8)
+            >>> named.sample(["Coat", "Bag", "Bag"]).shape
+            torch.Size([3, 1, 8, 8])
         """
-        labels = check_labels(labels, self.num_classes)
+        labels = check_labels(
+            check_class_labels("labels", labels, self.num_classes, self.class_names), self.num_classes
+        )
         check_generator(generator)
         check_truncation(truncation)
         with preserving_modes(self):

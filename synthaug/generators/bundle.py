@@ -266,8 +266,13 @@ def read_bundle(
         raise
     except ValueError as e:  # an unknown type name: the file is at fault
         raise BundleError(_naming(config_path, e)) from e
+    # Fields added after a bundle was written: its config means by their absence what the
+    # class records as `legacy_config` (e.g. the cGAN's two-stage layout), not today's default.
+    saved = document["config"]
+    if isinstance(saved, dict):
+        saved = {**getattr(model_class, "legacy_config", {}), **saved}
     try:
-        config = model_class.validate_config(document["config"], where=f"{config_path}: key 'config'")
+        config = model_class.validate_config(saved, where=f"{config_path}: key 'config'")
     except (TypeError, ValueError) as e:
         raise BundleError(_naming(config_path, e)) from e
     # Build on the meta device: no memory and no random init (which would advance the

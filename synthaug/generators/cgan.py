@@ -10,8 +10,15 @@ import torch
 from torch import nn
 
 from synthaug.generators.base import ConditionalGenerator, register_to_config
-from synthaug.generators.blocks import ConditionalDecoder, DownsamplingTrunk
-from synthaug.generators.config import BoolField, conditional_image_fields
+from synthaug.generators.blocks import (
+    LEGACY_STAGES,
+    ConditionalDecoder,
+    DownsamplingTrunk,
+    config_stages,
+    resolve_stages,
+    trunk_features,
+)
+from synthaug.generators.config import BoolField, conditional_image_fields, stages_field
 from synthaug.generators.registry import register_generator
 
 
@@ -22,9 +29,17 @@ class ProjectionDiscriminator(nn.Module):
     features) conditions far more reliably than concatenating the label to the input.
     """
 
-    def __init__(self, num_classes: int, channels: int, image_size: int, width: int, spectral_norm: bool = False):
+    def __init__(
+        self,
+        num_classes: int,
+        channels: int,
+        image_size: int,
+        width: int,
+        spectral_norm: bool = False,
+        stages: int = LEGACY_STAGES,
+    ):
         super().__init__()
-        self.trunk = DownsamplingTrunk(channels, width, image_size)
+        self.trunk = DownsamplingTrunk(channels, width, image_size, stages)
         self.linear = nn.Linear(self.trunk.out_features, 1)
         self.embed = nn.Embedding(num_classes, self.trunk.out_features)
         nn.init.normal_(self.embed.weight, std=0.02)
@@ -60,7 +75,10 @@ class ConditionalGAN(ConditionalGenerator):
         **conditional_image_fields(),
         "ema": BoolField(help="sample from an exponential moving average of the generator"),
         "spectral_norm": BoolField(help="spectral normalisation on every discriminator layer"),
+        "stages": stages_field(),
     }
+    # A config.json written before `stages` existed means the two-stage layout at every size.
+    legacy_config = {"stages": LEGACY_STAGES}
 
     @register_to_config
     def __init__(
@@ -75,6 +93,7 @@ class ConditionalGAN(ConditionalGenerator):
         class_names: list[str] | None = None,
         ema: bool = True,
         spectral_norm: bool = False,
+        stages: int | None = None,
     ) -> None:
         """Build the generator, the discriminator and (with ``ema``) the averaged generator.
 
@@ -92,24 +111,36 @@ class ConditionalGAN(ConditionalGenerator):
             class_names: optional distinct names, one per class.
             ema: keep an averaged copy of the generator and sample from it.
             spectral_norm: spectral normalisation on the discriminator's layers (off by default).
+            stages: up/down-sampling stages of the generator and the discriminator, 1 to 6;
+                ``None`` (default) chooses from ``image_size`` (2 up to 32 px, 3 at 64, 4 at
+                128: see :func:`~synthaug.generators.blocks.default_stages`) and the config
+                records the number chosen.
         """
         super().__init__()
-        self.generator = ConditionalDecoder(num_classes, channels, image_size, latent_dim, width, embed_dim)
+        stages = config_stages({"image_size": image_size, "stages": stages})  # validate_config chose it already
+        self.generator = ConditionalDecoder(num_classes, channels, image_size, latent_dim, width, embed_dim, stages)
         self.discriminator = ProjectionDiscriminator(
-            num_classes, channels, image_size, width, spectral_norm=spectral_norm
+            num_classes, channels, image_size, width, spectral_norm=spectral_norm, stages=stages
         )
         if ema:
             # Same architecture and parameter names as `generator`; updated by the trainer, never by an optimiser.
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
 
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any], *, where: str | None = None) -> dict[str, Any]:
+        """As :meth:`ConfigurableModule.validate_config`, with ``stages=None`` replaced by the number chosen."""
+        result = super().validate_config(config, where=where)
+        return resolve_stages(result, where or f"{cls.__name__} config")
+
     @staticmethod
     def estimate_parameters(config: Mapping[str, Any]) -> int:
         c = config
+        stages = config_stages(c)
         dec = ConditionalDecoder.estimate_parameters(
-            c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"]
+            c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"], stages
         )
-        trunk = DownsamplingTrunk.estimate_parameters(c["channels"], c["width"], c["image_size"])
-        head = (c["num_classes"] + 1) * 2 * c["width"] * (c["image_size"] // 4) ** 2
+        trunk = DownsamplingTrunk.estimate_parameters(c["channels"], c["width"], c["image_size"], stages)
+        head = (c["num_classes"] + 1) * trunk_features(c["width"], c["image_size"], stages)
         return dec * (2 if c.get("ema") else 1) + trunk + head
 
     def generate_raw(self, z: torch.Tensor, labels: torch.Tensor, use_ema: bool = False) -> torch.Tensor:

@@ -30,7 +30,7 @@ from synthaug.validation import ArgumentTypeError, check_bool, check_int, check_
 
 @dataclass(frozen=True)
 class IntField:
-    """An integer in ``[low, high]``, optionally a multiple of ``multiple_of``."""
+    """An integer in ``[low, high]``, optionally a multiple of ``multiple_of``; with ``optional``, also ``None``."""
 
     low: int
     high: int
@@ -39,8 +39,11 @@ class IntField:
     # silently becoming ``multiple_of=1``.
     multiple_of: int = field(default=1, kw_only=True)
     help: str = field(default="", kw_only=True)
+    optional: bool = field(default=False, kw_only=True)
 
-    def check(self, name: str, value: Any) -> int:
+    def check(self, name: str, value: Any) -> int | None:
+        if value is None and self.optional:
+            return None
         # The type first, so `num_classes="3"` says "must be an int" rather than quoting a range.
         value = check_int(name, value)
         check_int(name, value, low=self.low, high=self.high, expected=f"in [{self.low}, {self.high}]")
@@ -90,6 +93,11 @@ class ClassNamesField:
 
 
 ConfigField = IntField | FloatField | BoolField | ClassNamesField
+
+
+def _optional(spec: ConfigField) -> bool:
+    """Whether ``spec`` accepts ``None`` (the model then chooses the value itself)."""
+    return isinstance(spec, IntField) and spec.optional
 
 
 def validate_config(
@@ -168,7 +176,10 @@ class ConfigSchema:
         names = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         config_names = [name for name in names if name not in ignore]
         missing_fields = [name for name in config_names if name not in fields]
-        missing_arguments = [name for name in fields if name not in config_names]
+        # An optional field (None allowed: the model chooses) may be left out of a subclass's
+        # __init__, which then records no value for it: a subclass written before the parent
+        # gained the field keeps working.
+        missing_arguments = [name for name in fields if name not in config_names and not _optional(fields[name])]
         if missing_fields:
             problems.append(f"__init__ argument(s) {missing_fields} have no entry in config_fields")
         if missing_arguments:
@@ -215,3 +226,8 @@ def conditional_image_fields() -> dict[str, ConfigField]:
         "embed_dim": IntField(1, 1024, help="size of the learned label embedding"),
         "class_names": ClassNamesField(),
     }
+
+
+def stages_field() -> IntField:
+    """The range of ``stages`` (up/down-sampling stages of the cGAN and cVAE); ``None`` chooses from the size."""
+    return IntField(1, 6, optional=True, help="up/down-sampling stages (None: chosen from image_size)")

@@ -10,8 +10,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthaug.generators.base import ConditionalGenerator, check_labels, register_to_config
-from synthaug.generators.blocks import ConditionalDecoder, DownsamplingTrunk
-from synthaug.generators.config import BoolField, IntField, conditional_image_fields
+from synthaug.generators.blocks import (
+    LEGACY_STAGES,
+    ConditionalDecoder,
+    DownsamplingTrunk,
+    config_stages,
+    resolve_stages,
+    trunk_features,
+)
+from synthaug.generators.config import BoolField, IntField, conditional_image_fields, stages_field
 from synthaug.generators.registry import register_generator
 from synthaug.validation import check_choice
 
@@ -43,7 +50,10 @@ class ConditionalVAE(ConditionalGenerator):
         **conditional_image_fields(),
         "gmm_components": IntField(0, 64, help="components of the per-class latent mixture (0: none)"),
         "label_classifier": BoolField(help="a classifier q(y|x) for semi-supervised (M2) training"),
+        "stages": stages_field(),
     }
+    # A config.json written before `stages` existed means the two-stage layout at every size.
+    legacy_config = {"stages": LEGACY_STAGES}
     LATENT_SAMPLERS = ("prior", "gmm")
     # The mixture's buffers, present once gmm_components > 0 (declared for type checkers).
     gmm_weights: torch.Tensor
@@ -63,6 +73,7 @@ class ConditionalVAE(ConditionalGenerator):
         class_names: list[str] | None = None,
         gmm_components: int = 0,
         label_classifier: bool = False,
+        stages: int | None = None,
     ) -> None:
         """Build the encoder, the decoder and, with ``gmm_components``, the mixture's placeholders.
 
@@ -84,11 +95,17 @@ class ConditionalVAE(ConditionalGenerator):
             label_classifier: add a classifier ``q(y|x)`` (:meth:`classify_logits`), which
                 semi-supervised training (Kingma et al. 2014, M2) uses to infer the labels
                 of unlabelled images; sampling does not use it.
+            stages: down/up-sampling stages of the encoder, the decoder (and the
+                classifier), 1 to 6; ``None`` (default) chooses from ``image_size`` (2 up to
+                32 px, 3 at 64, 4 at 128: see
+                :func:`~synthaug.generators.blocks.default_stages`) and the config records
+                the number chosen.
         """
         super().__init__()
-        self.encoder = DownsamplingTrunk(channels + num_classes, width, image_size)
+        stages = config_stages({"image_size": image_size, "stages": stages})  # validate_config chose it already
+        self.encoder = DownsamplingTrunk(channels + num_classes, width, image_size, stages)
         self.to_moments = nn.Linear(self.encoder.out_features, 2 * latent_dim)
-        self.decoder = ConditionalDecoder(num_classes, channels, image_size, latent_dim, width, embed_dim)
+        self.decoder = ConditionalDecoder(num_classes, channels, image_size, latent_dim, width, embed_dim, stages)
         m, k, d = gmm_components, num_classes, latent_dim
         if m:
             # Placeholders with the saved shapes, so a bundle's arrays load into them.
@@ -98,22 +115,32 @@ class ConditionalVAE(ConditionalGenerator):
         self._latent_sampler = "gmm" if m else "prior"
         self.label_classifier = label_classifier
         if label_classifier:
-            trunk = DownsamplingTrunk(channels, width, image_size)
+            trunk = DownsamplingTrunk(channels, width, image_size, stages)
             self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, num_classes))
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any], *, where: str | None = None) -> dict[str, Any]:
+        """As :meth:`ConfigurableModule.validate_config`, with ``stages=None`` replaced by the number chosen."""
+        result = super().validate_config(config, where=where)
+        return resolve_stages(result, where or f"{cls.__name__} config")
 
     @staticmethod
     def estimate_parameters(config: Mapping[str, Any]) -> int:
         c = config
+        stages = config_stages(c)
+        features = trunk_features(c["width"], c["image_size"], stages)
         dec = ConditionalDecoder.estimate_parameters(
-            c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"]
+            c["num_classes"], c["channels"], c["image_size"], c["latent_dim"], c["width"], c["embed_dim"], stages
         )
-        enc = DownsamplingTrunk.estimate_parameters(c["channels"] + c["num_classes"], c["width"], c["image_size"])
-        moments = 2 * c["width"] * (c["image_size"] // 4) ** 2 * 2 * c["latent_dim"]
+        enc = DownsamplingTrunk.estimate_parameters(
+            c["channels"] + c["num_classes"], c["width"], c["image_size"], stages
+        )
+        moments = features * 2 * c["latent_dim"]
         mixture = c["num_classes"] * c.get("gmm_components", 0) * (2 * c["latent_dim"] + 1)
         classifier = 0
         if c.get("label_classifier"):
-            classifier = DownsamplingTrunk.estimate_parameters(c["channels"], c["width"], c["image_size"])
-            classifier += (2 * c["width"] * (c["image_size"] // 4) ** 2 + 1) * c["num_classes"]
+            classifier = DownsamplingTrunk.estimate_parameters(c["channels"], c["width"], c["image_size"], stages)
+            classifier += (features + 1) * c["num_classes"]
         return dec + enc + moments + mixture + classifier
 
     # -- latent sampling ---------------------------------------------------------------

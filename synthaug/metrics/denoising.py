@@ -14,6 +14,7 @@ import torch
 
 from synthaug.generators.dae import DenoisingAutoencoder
 from synthaug.transforms.corruptions import CorruptionMix
+from synthaug.utils.optional import optional_dependency
 from synthaug.validation import check_seed, positive_int
 
 REPORT_KEYS = ("psnr_noisy", "psnr_denoised", "mse_noisy", "mse_denoised", "ssim_noisy", "ssim_denoised")
@@ -40,7 +41,8 @@ def image_quality(images: torch.Tensor, clean: torch.Tensor) -> dict[str, float]
     """
     # Imported here: torchmetrics adds about a second to `import synthaug.metrics`, which
     # the classifier helpers (and the demo) do not need.
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+    with optional_dependency("torchmetrics", "image_quality (PSNR, SSIM)"):
+        from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
     kernel, sigma = ssim_window(*clean.shape[-2:])
     images, clean = images.float(), clean.float()

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from synthaug.utils.optional import optional_dependency
 from synthaug.utils.seeding import seeded
 from synthaug.validation import check_int, positive_int
 
@@ -75,7 +76,8 @@ def frechet_distance_from_features(real_features: torch.Tensor, fake_features: t
         >>> frechet_distance_from_features(x, x) < 1e-6
         True
     """
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    with optional_dependency("torchmetrics", "the Fréchet distance"):
+        from torchmetrics.image.fid import FrechetInceptionDistance
 
     real, fake = _check_features(real_features, fake_features, 2, "the Fréchet distance")
     metric = FrechetInceptionDistance(feature=FeatureIdentity(real.shape[1]))
@@ -113,7 +115,8 @@ def kernel_distance_from_features(
         >>> kernel_distance_from_features(x, x + 2).mean > kernel_distance_from_features(x, x + 1).mean
         True
     """
-    from torchmetrics.image.kid import KernelInceptionDistance
+    with optional_dependency("torchmetrics", "the kernel distance (KID)"):
+        from torchmetrics.image.kid import KernelInceptionDistance
 
     real, fake = _check_features(real_features, fake_features, 2, "KID")
     if subset_size is not None:

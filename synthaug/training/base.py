@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from synthaug._version import __version__
 from synthaug.data.real import LabelledImages
+from synthaug.data.streaming import StreamedImages, TrainingData, training_data
 from synthaug.generators.base import ConditionalGenerator, ConfigurableModule, GeneratorProtocol
 from synthaug.training.config import (
     AUTO_CHECKPOINT_MAX_SECONDS,
@@ -206,10 +207,15 @@ class Trainer:
         self.nets: dict[str, torch.nn.Module] = dict(self._trained)
 
     # -- hooks -------------------------------------------------------------------------
-    def prepare(self, data: LabelledImages) -> None:
-        """Called once before the first step, after the data passed :meth:`check_data`."""
+    def prepare(self, data: TrainingData) -> None:
+        """Called once before the first step, after the data passed :meth:`check_data`.
 
-    def finalize(self, data: LabelledImages) -> None:
+        ``data`` is a :class:`~synthaug.data.real.LabelledImages` or, for a dataset too large
+        for memory, a :class:`~synthaug.data.streaming.StreamedImages`: use ``len``,
+        ``labels``, ``gather`` and ``iter_batches``, which both have.
+        """
+
+    def finalize(self, data: TrainingData) -> None:
         """Called once after the last step, before the bundle is saved (e.g. post-hoc fits)."""
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -247,22 +253,42 @@ class Trainer:
         )
 
     # -- engine ------------------------------------------------------------------------
-    def check_data(self, data: LabelledImages) -> None:
+    def training_data(self, data: Any) -> TrainingData:
+        """``data`` as :meth:`fit` trains on it (see :func:`~synthaug.data.streaming.training_data`).
+
+        A ``LabelledImages`` is used as it is; any other map-style dataset of ``(image,
+        label)`` items has its images brought to the model's shape and is decoded into
+        memory when that takes at most ``config.in_memory_limit_mb``, else streamed by
+        ``config.num_workers`` DataLoader workers.
+        """
+        return training_data(
+            data,
+            self.model.image_shape,
+            in_memory_limit_mb=self.config.in_memory_limit_mb,
+            num_workers=self.config.num_workers,
+            progress=self.config.progress and self.dist.is_main,
+        )
+
+    def check_data(self, data: TrainingData) -> None:
         """Fail before any training if the data cannot fit this model."""
-        if not isinstance(data, LabelledImages):
-            raise TypeError(f"data must be a LabelledImages (images + labels), got {type(data).__name__}")
+        if not isinstance(data, (LabelledImages, StreamedImages)):
+            raise TypeError(
+                f"data must be a LabelledImages or a map-style Dataset of (image, label) items, got {type(data).__name__}"
+            )
         if len(data) == 0:
             raise ValueError("data is empty")
-        if tuple(data.images.shape[1:]) != self.model.image_shape:
+        if tuple(data.image_shape) != self.model.image_shape:
             raise ValueError(
-                f"data images have shape {tuple(data.images.shape[1:])} but the model makes {self.model.image_shape}; "
+                f"data images have shape {tuple(data.image_shape)} but the model makes {self.model.image_shape}; "
                 "build the model with matching channels/image_size"
             )
-        if not torch.isfinite(data.images).all():
-            raise ValueError("data images contain NaN or infinite values")
-        low, high = float(data.images.min()), float(data.images.max())
-        if low < 0 or high > 1:
-            raise ValueError(f"data images must be floats in [0, 1], got values in [{low:.3g}, {high:.3g}]")
+        # Streamed images are checked (type, range) one by one as they are decoded.
+        if isinstance(data, LabelledImages):
+            if not torch.isfinite(data.images).all():
+                raise ValueError("data images contain NaN or infinite values")
+            low, high = float(data.images.min()), float(data.images.max())
+            if low < 0 or high > 1:
+                raise ValueError(f"data images must be floats in [0, 1], got values in [{low:.3g}, {high:.3g}]")
         if not self.uses_labels:
             return
         labels = data.labels
@@ -279,11 +305,13 @@ class Trainer:
         self.check_data(LabelledImages(pool, torch.zeros(len(pool), dtype=torch.int64)))
         return pool
 
-    def with_unlabelled(self, data: LabelledImages, unlabelled: Any) -> LabelledImages:
+    def with_unlabelled(self, data: TrainingData, unlabelled: Any) -> TrainingData:
         """``data`` plus what this trainer learns from an unlabelled pool (see :meth:`fit`).
 
-        Deterministic for a seed, so a resumed run rebuilds the same training set.
+        Deterministic for a seed, so a resumed run rebuilds the same training set. Needs
+        ``data`` in memory (a streamed training set raises ``ValueError``).
         """
+        data = self._in_memory(data, "unlabelled=")
         pool = self.pool_images(unlabelled)
         if not self.uses_labels:
             return LabelledImages(
@@ -306,6 +334,15 @@ class Trainer:
             write_text_atomic(self.out_dir / PSEUDO_LABELS_NAME, json.dumps(summary, indent=2) + "\n")
         kept = self.pseudo_labels.data
         return LabelledImages(torch.cat([data.images, kept.images]), torch.cat([data.labels, kept.labels]))
+
+    def _in_memory(self, data: TrainingData, what: str) -> LabelledImages:
+        if isinstance(data, LabelledImages):
+            return data
+        raise ValueError(
+            f"{what} needs the training images in memory, but {len(data)} images of {list(data.image_shape)} are "
+            f"streamed (more than in_memory_limit_mb={self.config.in_memory_limit_mb:g} MB decoded); "
+            "raise in_memory_limit_mb or train on fewer images"
+        )
 
     def _batch_size(self, num_items: int) -> int:
         """This process's batch size: the global batch split across processes, at most its share of the data."""
@@ -375,6 +412,26 @@ class Trainer:
             self.device,
         )
         return images.pin_memory() if self.device.type == "cuda" else images
+
+    def _epoch_images(self, data: TrainingData) -> Any:
+        """A function from an epoch's index batches to an iterator of their image batches on the device.
+
+        In memory: index lookups into the (preloaded) tensor. Streamed: one DataLoader whose
+        workers persist across epochs decodes exactly those batches, so both paths train
+        on the same images in the same order.
+        """
+        if isinstance(data, LabelledImages):
+            images = self._training_images(data.images)
+            return lambda batches: (self._batch(images, index) for index in batches)
+        loader, sampler = data.loader(pin_memory=self.device.type == "cuda")
+
+        def stream(batches: list[torch.Tensor]) -> Any:
+            sampler.batches = [index.tolist() for index in batches]
+            for batch, _ in loader:
+                batch = batch.to(self.device, non_blocking=True)
+                yield batch.contiguous(memory_format=torch.channels_last) if self.config.use_channels_last else batch
+
+        return stream
 
     def _batch(self, images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """The images of one batch, on the device (from a host-memory set: gathered, then copied asynchronously)."""
@@ -550,8 +607,17 @@ class Trainer:
             )
 
     # -- the loop ----------------------------------------------------------------------
-    def fit(self, data: LabelledImages, resume: bool = False, unlabelled: Any = None) -> TrainResult:
+    def fit(self, data: Any, resume: bool = False, unlabelled: Any = None) -> TrainResult:
         """Train for ``config.epochs`` epochs (or ``config.steps`` steps) on ``data`` and write the run directory.
+
+        ``data``: a :class:`~synthaug.data.real.LabelledImages` (float images in [0, 1]
+        of the model's shape), or any map-style ``Dataset`` of ``(image, label)`` items
+        (PIL images, tensors or arrays of any size, e.g. a torchvision ``ImageFolder``):
+        its images are brought to the model's shape (short side resized, centre crop,
+        grayscale/RGB converted) and its labels read from ``targets`` where it has them.
+        Such a dataset is decoded into memory once when its decoded size is at most
+        ``config.in_memory_limit_mb`` (default 2048 MiB), else streamed through a
+        DataLoader with ``config.num_workers`` workers; the two give the same run.
 
         ``unlabelled``: a pool of images without labels to learn from as well (an image
         tensor ``[N, C, H, W]``, a ``LabelledImages`` whose labels are ignored, or a dataset
@@ -572,6 +638,7 @@ class Trainer:
         Under ``torchrun`` every process calls ``fit`` on the same data; see
         :mod:`synthaug.training.distributed`. Rank 0 writes every file.
         """
+        data = self.training_data(data)
         self.check_data(data)
         if unlabelled is not None:
             data = self.with_unlabelled(data, unlabelled)
@@ -587,12 +654,12 @@ class Trainer:
         self.dist.stop()
         return result
 
-    def _fit(self, data: LabelledImages, resume: bool) -> TrainResult:
+    def _fit(self, data: TrainingData, resume: bool) -> TrainResult:
         main = self.dist.is_main
         self.nets = {name: self.dist.wrap(net) for name, net in self._trained.items()}
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        images, labels = self._training_images(data.images), data.labels.to(self.device)
+        epoch_images, labels = self._epoch_images(data), data.labels.to(self.device)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.use_bf16)
         steps_per_epoch = self._steps_per_epoch(len(data))
         total = self.total_steps(len(data))
@@ -665,10 +732,12 @@ class Trainer:
                     epoch_rng = None if self.dist.enabled else self.rng.get_state()
                     batches = self._batches(labels, epoch)
                 end = min(len(batches), total - (epoch - 1) * steps_per_epoch)  # the run may end mid-epoch
-                for step_in_epoch in range(first + 1, end + 1):
+                for images, step_in_epoch in zip(
+                    epoch_images(batches[first:end]), range(first + 1, end + 1), strict=True
+                ):
                     index = batches[step_in_epoch - 1]
                     with autocast:
-                        losses = self.training_step(self._batch(images, index), labels[index])
+                        losses = self.training_step(images, labels[index])
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1

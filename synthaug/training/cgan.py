@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from synthaug.data.real import LabelledImages
+from synthaug.data.streaming import TrainingData
 from synthaug.generators.cgan import ConditionalGAN
 from synthaug.training.base import UNSET, Trainer, TrainingConfig
 from synthaug.training.config import CGAN_MIN_DEFAULT_STEPS, CGANTrainingConfig
@@ -86,7 +86,7 @@ class CGANTrainer(Trainer):
     def trained_modules(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.model.generator, "discriminator": self.model.discriminator}
 
-    def prepare(self, data: LabelledImages) -> None:
+    def prepare(self, data: TrainingData) -> None:
         if self.diffaugment_policy == "auto" and len(data) < SMALL_DATA_IMAGES:
             # Colour jitter on grayscale mostly shifts brightness, which D then ignores; keep it for RGB.
             policy = "color,translation,cutout" if self.model.image_shape[0] > 1 else "translation,cutout"

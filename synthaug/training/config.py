@@ -39,6 +39,7 @@ from typing import Any
 import torch
 
 from synthaug._version import __version__
+from synthaug.data.streaming import DEFAULT_IN_MEMORY_LIMIT_MB
 from synthaug.training.diffaugment import DiffAugment
 from synthaug.training.losses import GAN_LOSSES
 from synthaug.training.registry import available_trainers, get_trainer_class
@@ -160,6 +161,11 @@ class TrainingConfig:
     # classifier that gives them (see synthaug.training.pseudo_labels).
     pseudo_label_threshold: float = 0.9
     pseudo_label_steps: int = 1000
+    # fit(dataset): a Dataset whose decoded images take at most this many MiB (float32) is
+    # decoded into memory once (the fast path); a larger one is streamed batch by batch by
+    # num_workers DataLoader processes (None: one per core but one, at most 4).
+    in_memory_limit_mb: float = DEFAULT_IN_MEMORY_LIMIT_MB
+    num_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.steps is not None:
@@ -172,6 +178,9 @@ class TrainingConfig:
             positive_int("steps", self.steps)
         for name in ("batch_size", "log_every", "samples_per_class", "pseudo_label_steps"):
             positive_int(name, getattr(self, name))
+        self.in_memory_limit_mb = check_number("in_memory_limit_mb", self.in_memory_limit_mb, low=0.0)
+        if self.num_workers is not None:
+            check_int("num_workers", self.num_workers, low=0, expected="an int >= 0 or None (auto)")
         self.pseudo_label_threshold = check_number(
             "pseudo_label_threshold", self.pseudo_label_threshold, low=0.0, high=1.0
         )
@@ -361,7 +370,7 @@ class DAETrainingConfig(TrainingConfig):
 
 # -- the run file: training_config.json ----------------------------------------------------------
 
-DATA_KEYS = ("source", "data_root", "image_size", "channels", "unlabelled")
+DATA_KEYS = ("source", "data_root", "image_size", "channels", "unlabelled", "val_split")
 RUN_KEYS = ("format_version", "synthaug_version", "model_type", "trainer", "data", "model", "training")
 
 
@@ -375,7 +384,8 @@ class RunConfig:
         model: the model's constructor arguments (its ``config``; a file may give a subset).
         data: how the command line loaded the data (``source``: ``"digits"``,
             ``"fashion-mnist"`` or an ImageFolder directory; ``data_root``, ``image_size``,
-            ``channels``), or ``None`` when ``fit`` was called from Python.
+            ``channels``, ``unlabelled``, ``val_split``: the fraction of a folder held out,
+            0 or absent for none), or ``None`` when ``fit`` was called from Python.
         trainer: the trainer class's name, as recorded (informative).
     """
 
@@ -459,6 +469,11 @@ class RunConfig:
                         positive_int(f"data.{key}", data[key])
                     except ValueError as e:
                         raise ValueError(f"{where}: {e}") from None
+            if data.get("val_split") is not None:
+                try:
+                    check_number("data.val_split", data["val_split"], low=0.0, high=1.0, high_open=True)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"{where}: {e}") from None
 
         config_class = trainer_cls.config_class
         options = _section(document, "training", where)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from synthaug.data.real import LabelledImages
+from synthaug.data.streaming import TrainingData
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.training.base import UNSET, Trainer, TrainingConfig
 from synthaug.training.config import CVAE_MIN_DEFAULT_STEPS, CVAETrainingConfig
@@ -101,14 +101,14 @@ class CVAETrainer(Trainer):
         self.m2_alpha = self.config.m2_alpha if self.config.m2_alpha is not None else 0.1 * channels * height * width
         self._pool: torch.Tensor | None = None  # M2: the unlabelled images, on the device
 
-    def with_unlabelled(self, data: LabelledImages, unlabelled: Any) -> LabelledImages:
+    def with_unlabelled(self, data: TrainingData, unlabelled: Any) -> TrainingData:
         """M2 keeps the pool apart (each step also draws a batch of it); otherwise pseudo-labels, as every trainer."""
         if not self.m2:
             return super().with_unlabelled(data, unlabelled)
         self._pool = self.pool_images(unlabelled).to(self.device)
         return data
 
-    def finalize(self, data: LabelledImages) -> None:
+    def finalize(self, data: TrainingData) -> None:
         if self.gmm_components:
             fit_latent_gmm(self.model, data, self.gmm_components, seed=self.config.seed)
 

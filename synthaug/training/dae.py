@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from synthaug.data.real import LabelledImages
+from synthaug.data.streaming import TrainingData
 from synthaug.generators.dae import DenoisingAutoencoder
 from synthaug.training.base import UNSET, Trainer, TrainingConfig
 from synthaug.training.config import DAETrainingConfig
@@ -90,12 +90,12 @@ class DAETrainer(Trainer):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"dae": self.adam(self.model.parameters())}
 
-    def prepare(self, data: LabelledImages) -> None:
+    def prepare(self, data: TrainingData) -> None:
         count = self.config.samples_per_class
         if self.preview_images is not None:
             clean = self.preview_images[:count].float().cpu()
         else:
-            clean = data.images[torch.linspace(0, len(data) - 1, min(count, len(data))).long()].float().cpu()
+            clean = data.gather(torch.linspace(0, len(data) - 1, min(count, len(data))).long()).float().cpu()
         # Its own generator: drawing the preview must not shift the run's random stream.
         rng = torch.Generator().manual_seed(self.config.seed)
         corrupted = torch.empty_like(clean)

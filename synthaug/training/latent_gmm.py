@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import torch
 
-from synthaug.data.real import LabelledImages
+from synthaug.data.streaming import TrainingData
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.validation import check_int
 
@@ -23,23 +23,24 @@ logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def encode_means(vae: ConditionalVAE, data: LabelledImages, batch_size: int = 512) -> torch.Tensor:
-    """Posterior means ``mu [N, latent_dim]`` of ``data`` (on the CPU), in eval mode."""
+def encode_means(vae: ConditionalVAE, data: TrainingData, batch_size: int = 512) -> torch.Tensor:
+    """Posterior means ``mu [N, latent_dim]`` of ``data`` (on the CPU), in eval mode.
+
+    ``data`` in memory or streamed (its batches then decoded by DataLoader workers).
+    """
     was_training = vae.training
     vae.eval()
     try:
         parts = [
-            vae.encode(data.images[i : i + batch_size].to(vae.device), data.labels[i : i + batch_size].to(vae.device))[
-                0
-            ].cpu()
-            for i in range(0, len(data), batch_size)
+            vae.encode(images.to(vae.device), labels.to(vae.device))[0].cpu()
+            for images, labels in data.iter_batches(batch_size)
         ]
     finally:
         vae.train(was_training)
     return torch.cat(parts)
 
 
-def fit_latent_gmm(vae: ConditionalVAE, data: LabelledImages, components: int = 10, seed: int = 0) -> dict[int, int]:
+def fit_latent_gmm(vae: ConditionalVAE, data: TrainingData, components: int = 10, seed: int = 0) -> dict[int, int]:
     """Fit a diagonal Gaussian mixture per class to the encoded ``data`` and install it.
 
     A class with fewer images than ``components`` gets one component per image at most;

@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import albumentations as A
 import numpy as np
 import torch
 
@@ -52,7 +51,11 @@ from synthaug.transforms.generative import (
     vae_variation,
     worker_seed,
 )
+from synthaug.utils.optional import optional_dependency
 from synthaug.utils.seeding import stream_seed
+
+with optional_dependency("albumentations", "synthaug.albumentations"):
+    import albumentations as A
 
 if int(A.__version__.split(".")[0]) < 2:
     raise ImportError(f"synthaug.transforms.albumentations needs albumentations>=2.0, found {A.__version__}")

@@ -27,8 +27,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from synthaug.data.image_format import from_float_chw
 from synthaug.generators.base import check_generator, check_images
-from synthaug.validation import check_number
+from synthaug.transforms.base import (
+    ItemTransform,
+    SeedStream,
+    batch_as_float,
+    check_image_batch,
+    float_as,
+    image_to_batch,
+    is_batch,
+)
+from synthaug.validation import check_number, seed_from
 
 Severity = float | tuple[float, float]
 CorruptionFn = Callable[..., torch.Tensor]
@@ -220,8 +230,13 @@ def blur(images: torch.Tensor, sigma: Severity = (0.5, 1.5), generator: torch.Ge
 DEFAULT_MIX = {"gaussian": 1.0, "salt_and_pepper": 1.0, "cutout": 1.0, "blur": 1.0}
 
 
-class CorruptionMix:
+class CorruptionMix(ItemTransform):
     """Corrupt each image of a batch with one corruption, picked at random by weight.
+
+    A ``torchvision.transforms.v2.Transform``: it works in ``v2.Compose`` and
+    ``nn.Sequential``, on a batch ``[B, C, H, W]`` or one image (PIL, tensor
+    ``[C, H, W]``, ``tv_tensors.Image`` or ndarray ``[H, W, C]``; uint8 or float in [0, 1]),
+    keeping its form; labels in the sample pass through.
 
     Args:
         corruptions: ``{name: weight}`` (weights > 0, need not sum to 1), a list of names
@@ -229,13 +244,19 @@ class CorruptionMix:
             corruptions (gaussian, salt_and_pepper, cutout, blur).
         params: per corruption, keyword arguments for its function, e.g.
             ``{"gaussian": {"sigma": (0.05, 0.2)}, "cutout": {"fill": 0.0}}``; checked now.
+        seed: the mix's own random stream, used when a call brings no ``generator=``:
+            ``None`` for fresh randomness, an int for a reproducible sequence (as for the
+            generative transforms; DataLoader workers each get their own stream).
+        generator: a ``torch.Generator`` to draw ``seed`` from (once, now).
 
-    Calling the mix with ``generator=`` is deterministic for the generator's state.
+    Calling the mix with ``generator=`` is deterministic for the generator's state (what
+    the trainers do with their seeded stream); without it, it draws from its own stream.
     Picklable (plain data and module-level functions), so it can travel to DataLoader workers.
 
     Example:
         >>> mix = CorruptionMix(["gaussian", "blur"], params={"gaussian": {"sigma": 0.2}})
         >>> corrupted = mix(images, generator=torch.Generator().manual_seed(0))
+        >>> pipeline = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), CorruptionMix(seed=0)])
         >>> mix
         CorruptionMix(gaussian=0.5 {'sigma': 0.2}, blur=0.5)
     """
@@ -244,11 +265,23 @@ class CorruptionMix:
         self,
         corruptions: Mapping[str, float] | Sequence[str] | str | None = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
+        seed: int | None = None,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
+        super().__init__()
         weights = self._parse_weights(corruptions)
         total = sum(weights.values())
         self.weights = {name: weight / total for name, weight in weights.items()}
         self.params = self._parse_params(params or {})
+        self._stream = SeedStream(seed_from("seed", seed, generator))
+
+    @property
+    def seed(self) -> int | None:
+        return self._stream.seed
+
+    def random_generator(self) -> torch.Generator:
+        return self._stream.generator()
 
     @staticmethod
     def _parse_weights(corruptions: Any) -> dict[str, float]:
@@ -303,8 +336,14 @@ class CorruptionMix:
         """The corruptions in the mix, in the order given."""
         return list(self.weights)
 
-    def apply(self, name: str, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Corrupt every image with the corruption ``name`` of this mix (with its params)."""
+    def apply(self, name: Any, images: Any = None, generator: torch.Generator | None = None) -> Any:
+        """Corrupt every image with the corruption ``name`` of this mix (with its params).
+
+        (``nn.Module.apply(fn)``, which a parent module calls on its children, still works:
+        given a single callable, this is that method.)
+        """
+        if callable(name) and images is None:
+            return super().apply(name)
         if name not in self.weights:
             raise ValueError(f"corruption {name!r} is not in this mix; it has {', '.join(self.weights)}")
         return CORRUPTIONS[name](images, **self.params.get(name, {}), generator=generator)
@@ -315,8 +354,8 @@ class CorruptionMix:
         device = generator.device if generator is not None else torch.device("cpu")
         return torch.multinomial(weights.to(device), num, replacement=True, generator=generator).cpu()
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Corrupt each image of ``images`` ``[B, C, H, W]`` with one corruption of the mix.
+    def corrupt(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Corrupt each image of float ``images`` ``[B, C, H, W]`` in [0, 1] with one corruption of the mix.
 
         Returns a new tensor; ``images`` is not modified.
         """
@@ -330,6 +369,30 @@ class CorruptionMix:
                 out[index] = self.apply(name, images[index], generator)
         return out
 
+    def forward(self, *inputs: Any, generator: torch.Generator | None = None) -> Any:
+        """Corrupt the images of a sample (see the class docstring); ``generator=`` replaces the own stream."""
+        check_generator(generator)
+        return self.run(inputs, generator if generator is not None else self.random_generator())
+
+    def make_params(
+        self, flat_inputs: list[Any], label: Any = None, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
+        for image in flat_inputs:  # every image checked before any is corrupted
+            if is_batch(image):
+                check_image_batch(image, None, "corruption mix")
+            else:
+                image_to_batch(image, None, "corruption mix")
+        return {"rng": generator}
+
+    def transform_image(self, image: Any, params: dict[str, Any]) -> Any:
+        rng = params["rng"]
+        if is_batch(image):
+            if image.is_floating_point():  # the trainers' path: exactly the corruption functions' output
+                return self.corrupt(image, rng)
+            return float_as(self.corrupt(batch_as_float(image), rng), image)
+        batch, fmt = image_to_batch(image, None, "corruption mix")
+        return from_float_chw(self.corrupt(batch, rng)[0], fmt)
+
     def __repr__(self) -> str:
         parts = [
             f"{name}={weight:.3g}" + (f" {self.params[name]}" if name in self.params else "")
@@ -339,3 +402,7 @@ class CorruptionMix:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CorruptionMix) and (self.weights, self.params) == (other.weights, other.params)
+
+    def __hash__(self) -> int:
+        # Equal mixes hash alike; nn.Module needs a hash (its module walks keep sets of modules).
+        return hash((type(self).__name__, repr(self)))

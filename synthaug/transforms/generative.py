@@ -10,10 +10,15 @@
   :class:`~synthaug.ConditionalVAE`, its latent moved by ``strength`` posterior standard
   deviations, and decoded again: a nearby image of the same class.
 
-Every transform keeps its input's form: a PIL image (``L``/``RGB``) stays PIL, a tensor
-keeps its dtype (uint8 0..255 or float in [0, 1]) and device, an ndarray ``[H, W, C]``
-keeps its dtype; sizes and channels must match the model's and are never converted.
-Inputs are never modified in place. Models run without gradients and in eval mode.
+Every transform is a ``torchvision.transforms.v2.Transform`` (see
+:mod:`synthaug.transforms.base`): it works in ``v2.Compose`` and ``nn.Sequential``, on
+single images, ``(image, label)`` pairs, dict samples and batches, and ``.to(device)``
+moves its model. It keeps its input's form: a PIL image (``L``/``RGB``) stays PIL, a
+tensor keeps its type (``tv_tensors.Image`` or plain), dtype (uint8 0..255 or float in
+[0, 1]) and device, an ndarray ``[H, W, C]`` keeps its dtype; sizes and channels must
+match the model's and are never converted. Labels pass through unchanged (none of these
+transforms relabels: a replaced image is of the item's class). Inputs are never modified
+in place. Models run without gradients and in eval mode.
 
 Randomness comes from a private ``torch.Generator`` per transform and process, never
 from torch's global RNG. ``seed=None`` starts it from fresh OS entropy; an int ``seed``
@@ -26,6 +31,8 @@ still reproducible for a fixed ``num_workers``.
 Example:
     >>> gen, vae = synthaug.load("runs/demo/cgan"), synthaug.load("runs/demo/cvae")
     >>> replace = SyntheticReplace(gen, p=0.3, seed=0)
+    >>> pipeline = v2.Compose([replace, v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+    >>> image, label = pipeline(pil_image, "Coat")     # a class name works where an index does
     >>> image, label = replace(pil_image, 3)            # PIL in, PIL out
     >>> vary = VAEVariation(vae, strength=0.5, seed=0)
     >>> image, label = vary(tensor_image, 3)            # [1, 16, 16] float in, same out
@@ -37,16 +44,14 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import get_worker_info
 
 from synthaug import validation
-from synthaug.data.classes import align_classes
+from synthaug.data.classes import ClassAlignedGenerator, align_classes
 from synthaug.data.counts import check_count
-from synthaug.data.image_format import ImageFormat, detect_format, from_float_chw, quantize, to_float_chw
+from synthaug.data.image_format import detect_format, from_float_chw
 from synthaug.generators.base import (
     ConfigurableModule,
     GeneratorProtocol,
@@ -59,7 +64,18 @@ from synthaug.generators.base import (
 from synthaug.generators.cvae import ConditionalVAE
 from synthaug.generators.dae import DenoisingAutoencoder
 from synthaug.io import load
-from synthaug.utils.seeding import stream_seed
+from synthaug.transforms.base import (  # noqa: F401  (SeedStream, worker_seed, ...: their old home, still imported from here)
+    ItemTransform,
+    SeedStream,
+    batch_as_float,
+    check_image_batch,
+    check_shape,
+    float_as,
+    image_to_batch,
+    is_batch,
+    worker_seed,
+)
+from synthaug.validation import check_class_labels, split_model_keyword
 
 __all__ = ["BatchSyntheticMix", "Denoise", "SyntheticReplace", "VAEVariation", "vae_variation"]
 
@@ -102,13 +118,14 @@ def unpack_pair(inputs: tuple, what: str) -> tuple[Any, Any]:
     return inputs[0], inputs[1]
 
 
-def check_generator_protocol(generator: Any) -> GeneratorProtocol:
-    if not isinstance(generator, GeneratorProtocol):
+def check_generator_protocol(model: Any) -> GeneratorProtocol:
+    """``model`` if it satisfies :class:`~synthaug.GeneratorProtocol`, else a ``TypeError`` saying what is missing."""
+    if not isinstance(model, GeneratorProtocol):
         raise TypeError(
-            "generator must provide num_classes, image_shape, class_names and "
-            f"sample(labels, generator=...) (see synthaug.wrap), got {type(generator).__name__}"
+            "model: the generator must provide num_classes, image_shape, class_names and "
+            f"sample(labels, generator=...) (see synthaug.wrap), got {type(model).__name__}"
         )
-    return generator
+    return model
 
 
 def describe_model(model: Any) -> str:
@@ -116,112 +133,6 @@ def describe_model(model: Any) -> str:
     if isinstance(model, ConfigurableModule):
         return f"{type(model).__name__}({model.extra_repr()})"
     return type(model).__name__
-
-
-# -- image forms ----------------------------------------------------------------------------
-
-
-def _check_shape(fmt: ImageFormat, shape: tuple[int, ...], model: str) -> None:
-    if fmt.shape != tuple(shape):
-        raise ValueError(
-            f"image is {fmt.describe()}, but the {model} works on images of shape "
-            f"{tuple(shape)} (C, H, W); resize or convert it first"
-        )
-
-
-def image_to_batch(image: Any, shape: tuple[int, ...], model: str) -> tuple[torch.Tensor, ImageFormat]:
-    """One image item as a float ``[1, C, H, W]`` batch in [0, 1] (a tensor stays on its device).
-
-    Checks the item's form (type, channels, dtype, float range) and that its shape is the
-    model's ``shape``; returns the batch and the form to give results back in.
-    """
-    if isinstance(image, torch.Tensor):
-        image = image.detach()
-    fmt = detect_format(image)
-    _check_shape(fmt, shape, model)
-    if isinstance(image, torch.Tensor):  # convert where it lives: a CUDA image stays on the GPU
-        batch = image.div(255) if image.dtype == torch.uint8 else image.clamp(0.0, 1.0)
-        return batch.float().reshape(1, *fmt.shape), fmt
-    return to_float_chw(image)[None], fmt
-
-
-def check_image_batch(images: Any, shape: tuple[int, ...], model: str) -> torch.Tensor:
-    """Validate a batch ``[B, C, H, W]``: uint8, or floating in [0, 1], of the model's ``shape``."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor [B, C, H, W], got {type(images).__name__}")
-    if images.dim() != 4:
-        raise ValueError(f"images must have shape [B, C, H, W], got {tuple(images.shape)}")
-    if images.dtype != torch.uint8 and not images.is_floating_point():
-        raise TypeError(f"images must be uint8 (0..255) or floating in [0, 1], got dtype {images.dtype}")
-    if tuple(images.shape[1:]) != tuple(shape):
-        raise ValueError(
-            f"images have shape {tuple(images.shape)}, but the {model} works on images of shape "
-            f"[B, {', '.join(map(str, shape))}]"
-        )
-    if images.is_floating_point() and images.numel():
-        low, high = (float(v) for v in torch.aminmax(images))
-        if not (low >= -1e-3 and high <= 1 + 1e-3):  # also refuses NaN
-            raise ValueError(
-                f"images are floating point with values in [{low:.3g}, {high:.3g}]; expected [0, 1] "
-                "(apply transforms.Normalize after this transform)"
-            )
-    return images
-
-
-def batch_as_float(images: torch.Tensor) -> torch.Tensor:
-    """A uint8 or float batch as float in [0, 1], on its device (a new tensor or the float input)."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images.clamp(0.0, 1.0)
-
-
-def float_as(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Float images in [0, 1] in the dtype and on the device of the batch ``like`` (uint8 rounded)."""
-    images = images.to(like.device)
-    return quantize(images) if like.dtype == torch.uint8 else images.to(like.dtype)
-
-
-# -- randomness -----------------------------------------------------------------------------
-
-
-def worker_seed() -> int | None:
-    """``torch.initial_seed()`` of this DataLoader worker (differs by worker and epoch), or None outside one."""
-    info = get_worker_info()
-    return None if info is None else int(info.seed)
-
-
-class SeedStream:
-    """The private ``torch.Generator`` of one transform, created afresh in each process.
-
-    * an int ``seed``: in the main process the generator is ``manual_seed(seed)``; in a
-      DataLoader worker it is seeded from ``(seed, worker seed)``;
-    * ``None``: fresh OS entropy drawn once at construction (and carried by pickling),
-      mixed with the worker seed inside workers.
-
-    Pickling drops the generator: a copy starts the stream from the beginning.
-    """
-
-    def __init__(self, seed: int | None) -> None:
-        self.seed = validation.check_seed("seed", seed, allow_none=True)
-        # Drawn without an argument, a SeedSequence's entropy is an int (the stub also allows the arguments' types).
-        self._entropy = int(cast(int, np.random.SeedSequence().entropy)) if seed is None else None
-        self._generator: torch.Generator | None = None
-        self._owner: tuple[int, int | None] | None = None
-
-    def generator(self) -> torch.Generator:
-        worker = worker_seed()
-        owner = (os.getpid(), worker)
-        if self._generator is None or self._owner != owner:
-            base = self._entropy if self.seed is None else self.seed
-            assert base is not None  # _entropy is drawn when seed is None
-            if worker is None:
-                seed = self.seed if self.seed is not None else stream_seed(base)
-            else:
-                seed = stream_seed(base, worker)
-            self._generator = torch.Generator().manual_seed(seed)
-            self._owner = owner
-        return self._generator
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_generator": None, "_owner": None}
 
 
 # -- models given as modules or bundle paths ----------------------------------------------
@@ -267,8 +178,13 @@ class BundleModel:
         return {**self.__dict__, "_model": None} if self.path is not None else dict(self.__dict__)
 
 
-class _ModelTransform:
-    """Base of the transforms that run one bundled model (held in ``_bundle``)."""
+class _ModelTransform(ItemTransform):
+    """Base of the transforms that run one bundled model (held in ``_bundle``, outside ``_modules``).
+
+    The model is not a registered submodule, so a transform built from a bundle path
+    pickles as the path (DataLoader workers load the weights themselves);
+    ``.to(device)`` and the other ``nn.Module`` conversions still reach it.
+    """
 
     _bundle: BundleModel
 
@@ -277,33 +193,100 @@ class _ModelTransform:
         """The bundle path the model came from, or None when a module was given."""
         return self._bundle.path
 
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        # nn.Module.to/cuda/half/... all go through _apply: give the held model the same treatment.
+        self._bundle.model._apply(fn)
+        return super()._apply(fn, recurse)
+
+
+def _model_modules(model: Any) -> list[torch.nn.Module]:
+    """The nn.Modules behind a generator (a class-aligned view's base), for ``.to(device)``."""
+    base = model.base if isinstance(model, ClassAlignedGenerator) else model
+    return [base] if isinstance(base, torch.nn.Module) else []
+
+
+def labels_for(label: Any, num_classes: int, class_names: Any, count: int, name: str = "labels") -> torch.Tensor:
+    """A batch's labels (a tensor ``[B]``, or a list of indices or names) as a LongTensor of ``count`` indices.
+
+    ``name`` is what the count message calls the argument (``"label"`` for the item transforms' second argument).
+    """
+    labels = check_labels(check_class_labels("labels", label, num_classes, class_names), num_classes)
+    if len(labels) != count:
+        raise ValueError(f"{name} must have one entry per image: {len(labels)} labels for {count} images")
+    return labels
+
+
+def item_label(label: Any, num_classes: int, class_names: Any) -> int:
+    """One item's label (an index, or a class name when the model names its classes) as an index."""
+    if isinstance(label, str):
+        return validation.check_class("label", label, num_classes, class_names)
+    return check_label(label, num_classes)
+
 
 # -- the transforms -------------------------------------------------------------------------
 
 
-class SyntheticReplace:
+class _GeneratorTransform(ItemTransform):
+    """Base of the transforms that sample a class-conditional generator for the items' labels."""
+
+    needs_label = True
+
+    def _set_model(self, model: GeneratorProtocol, seed: Any, generator: torch.Generator | None) -> None:
+        # Kept outside _modules (the transform's state_dict stays empty, as torchvision's are);
+        # _apply moves the model with the transform.
+        self.__dict__["model"] = model
+        self._stream = SeedStream(validation.seed_from("seed", seed, generator))
+
+    @property
+    def generator(self) -> GeneratorProtocol:
+        """The old name of :attr:`model`."""
+        return self.__dict__["model"]
+
+    @property
+    def seed(self) -> int | None:
+        return self._stream.seed
+
+    def random_generator(self) -> torch.Generator:
+        return self._stream.generator()
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        for module in _model_modules(self.model):
+            module._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def _sample(self, labels: torch.Tensor, generator: torch.Generator | None, **kwargs: Any) -> torch.Tensor:
+        return self.model.sample(labels, generator=generator, **kwargs).detach().float().clamp(0.0, 1.0)
+
+
+class SyntheticReplace(_GeneratorTransform):
     """With probability ``p``, replace an ``(image, label)`` item's image by a synthetic one of its class.
 
     The transform-level twin of ``synthaug.mix(real, gen, "replace", p=...)``, drawing a
-    fresh sample each time an item is read: the synthetic image comes from ``generator``
-    conditioned on ``label``, in exactly the input image's form (type, dtype, size,
-    channels, device). The label is returned unchanged.
+    fresh sample each time an item is read: the synthetic image comes from ``model``
+    conditioned on the label, in exactly the input image's form (type, dtype, size,
+    channels, device; a ``tv_tensors.Image`` stays one). The label is returned unchanged.
+    A batch ``[B, C, H, W]`` with labels ``[B]`` works too: each item replaced with
+    probability ``p``, all in one generator call.
 
     Args:
-        generator: anything satisfying :class:`~synthaug.GeneratorProtocol` (a loaded
+        model: anything satisfying :class:`~synthaug.GeneratorProtocol` (a loaded
             bundle, :func:`synthaug.wrap`); its ``image_shape`` must be the images' shape.
+            (Its old keyword ``generator=`` still works, with a ``DeprecationWarning``.)
         p: probability of replacing each item, in [0, 1].
         seed: ``None`` for fresh randomness, an int for a reproducible sequence (see the
             module docstring for DataLoader workers).
         truncation: latent temperature in (0, 2] for synthaug's generators.
         classes: the class names of the labels it will see, in label order (a list, or
             the real dataset itself: its ``classes``/``class_to_idx`` are read). Matched
-            by name to the generator's ``class_names``, so a label means the same class
+            by name to the model's ``class_names``, so a label means the same class
             whatever order each side lists them in; names that differ are an error.
-            Without it, labels are taken as the generator's own indices (with a warning
-            when the generator names its classes).
+            Without it, labels are taken as the model's own indices (with a warning
+            when the model names its classes).
+        generator: a ``torch.Generator`` to draw ``seed`` from (once, now).
 
-    Call it as ``t(image, label)`` or ``t((image, label))``; it returns ``(image, label)``.
+    Call it as ``t(image, label)``, ``t((image, label))`` or on a dict sample with a
+    ``"label"`` key (what ``torchvision.transforms.v2.Compose`` passes); labels may be
+    class indices or class names. It returns the sample with the image replaced or not.
 
     Example:
         >>> replace = SyntheticReplace(synthaug.load("runs/demo/cgan"), p=0.3, seed=0)
@@ -312,49 +295,69 @@ class SyntheticReplace:
 
     def __init__(
         self,
-        generator: GeneratorProtocol,
+        model: GeneratorProtocol | None = None,
         p: float = 0.3,
         seed: int | None = None,
         truncation: float = 1.0,
         classes: Any = None,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
-        self.generator = align_classes(
-            check_generator_protocol(generator), classes, real_name="classes", caller=type(self).__name__
-        )
+        super().__init__()
         self.p = check_probability(p)
         self.truncation = check_truncation(truncation)
-        self._stream = SeedStream(seed)
+        # Here, not in a helper: the warnings below name the caller's line.
+        model, generator = split_model_keyword(model, generator, type(self).__name__)
+        name = type(self).__name__
+        aligned = align_classes(check_generator_protocol(model), classes, real_name="classes", caller=name)
+        self._set_model(aligned, seed, generator)
 
-    @property
-    def seed(self) -> int | None:
-        return self._stream.seed
+    def make_params(
+        self, flat_inputs: list[Any], label: Any = None, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
+        model = self.model
+        if any(is_batch(image) for image in flat_inputs):
+            for images in flat_inputs:
+                check_image_batch(images, model.image_shape, "generator")
+            labels = labels_for(label, model.num_classes, model.class_names, len(flat_inputs[0]))
+            return {"labels": labels, "chosen": torch.rand(len(labels), generator=generator) < self.p, "rng": generator}
+        for image in flat_inputs:
+            check_shape(detect_format(image), model.image_shape, "generator")
+        y = item_label(label, model.num_classes, model.class_names)
+        return {
+            "labels": torch.tensor([y]),
+            "chosen": float(torch.rand((), generator=generator)) < self.p,
+            "rng": generator,
+        }
 
-    def __call__(self, *inputs: Any) -> tuple[Any, Any]:
-        image, label = unpack_pair(inputs, type(self).__name__)
-        fmt = detect_format(image)
-        _check_shape(fmt, self.generator.image_shape, "generator")
-        y = check_label(label, self.generator.num_classes)
-        rng = self._stream.generator()
-        if float(torch.rand((), generator=rng)) >= self.p:
-            return image, label
+    def transform_image(self, image: Any, params: dict[str, Any]) -> Any:
         kwargs = {"truncation": self.truncation} if self.truncation != 1.0 else {}
-        synthetic = self.generator.sample(torch.tensor([y]), generator=rng, **kwargs)[0]
-        return from_float_chw(synthetic.detach().float().clamp(0.0, 1.0), fmt), label
+        chosen, labels, rng = params["chosen"], params["labels"], params["rng"]
+        if not is_batch(image):
+            if not chosen:
+                return image
+            return from_float_chw(self._sample(labels, rng, **kwargs)[0], detect_format(image))
+        if not chosen.any():
+            return image
+        index = chosen.nonzero().squeeze(1)
+        out = image.clone()
+        out[index.to(image.device)] = float_as(self._sample(labels[index].to(labels.device), rng, **kwargs), image)
+        return out
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(generator={describe_model(self.generator)}, p={self.p}, seed={self.seed}, "
+            f"{type(self).__name__}(model={describe_model(self.model)}, p={self.p}, seed={self.seed}, "
             f"truncation={self.truncation})"
         )
 
 
-class BatchSyntheticMix:
+class BatchSyntheticMix(_GeneratorTransform):
     """Replace a fraction ``p`` of each ``(images, labels)`` batch by synthetic images of the same labels.
 
     Applied after the DataLoader, in the main process, like
     ``torchvision.transforms.v2.MixUp``: the synthetic images are made in one generator call
-    on the generator's device, so put the generator on the GPU and move batches there
-    first; CUDA is never touched in workers.
+    on the model's device, so put the model on the GPU and move batches there first;
+    CUDA is never touched in workers.
 
     Each batch of ``B`` items gets ``floor(p * B)`` or ``ceil(p * B)`` replacements (rounded
     at random so that on average exactly ``p * B`` are replaced), at positions drawn
@@ -362,15 +365,19 @@ class BatchSyntheticMix:
     call the same size every step. ``p=0`` replaces nothing, ``p=1`` everything.
 
     Args:
-        generator: anything satisfying :class:`~synthaug.GeneratorProtocol`.
+        model: anything satisfying :class:`~synthaug.GeneratorProtocol` (old keyword:
+            ``generator=``, deprecated).
         p: fraction of each batch to replace, in [0, 1].
         seed: ``None`` for fresh randomness, an int for a reproducible sequence.
         classes: the class names of the labels, in label order (or the real dataset);
-            matched by name to the generator's, as for :class:`SyntheticReplace`.
+            matched by name to the model's, as for :class:`SyntheticReplace`.
+        generator: a ``torch.Generator`` to draw ``seed`` from (once, now).
 
-    Call it as ``t(images, labels)`` or ``t((images, labels))`` with images ``[B, C, H, W]``
-    (uint8 or float in [0, 1]) and labels ``[B]``; it returns a new images tensor of the
-    same dtype and device (the input is not modified) and the labels unchanged.
+    Call it as ``t(images, labels)``, ``t((images, labels))`` or on a dict sample, with
+    images ``[B, C, H, W]`` (uint8 or float in [0, 1], plain tensors or
+    ``tv_tensors.Image``) and labels ``[B]`` (or a list of class names); it returns a new
+    images tensor of the same type, dtype and device (the input is not modified) and the
+    labels unchanged.
 
     Example:
         >>> mix = BatchSyntheticMix(synthaug.load("runs/demo/cgan", device="cuda"), p=0.3, seed=0)
@@ -379,17 +386,21 @@ class BatchSyntheticMix:
     """
 
     def __init__(
-        self, generator: GeneratorProtocol, p: float = 0.3, seed: int | None = None, classes: Any = None
+        self,
+        model: GeneratorProtocol | None = None,
+        p: float = 0.3,
+        seed: int | None = None,
+        classes: Any = None,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
-        self.generator = align_classes(
-            check_generator_protocol(generator), classes, real_name="classes", caller=type(self).__name__
-        )
+        super().__init__()
         self.p = check_probability(p)
-        self._stream = SeedStream(seed)
-
-    @property
-    def seed(self) -> int | None:
-        return self._stream.seed
+        # Here, not in a helper: the warnings below name the caller's line.
+        model, generator = split_model_keyword(model, generator, type(self).__name__)
+        name = type(self).__name__
+        aligned = align_classes(check_generator_protocol(model), classes, real_name="classes", caller=name)
+        self._set_model(aligned, seed, generator)
 
     def choose(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Positions to replace in a batch of ``batch_size``: a CPU LongTensor, sorted."""
@@ -398,22 +409,28 @@ class BatchSyntheticMix:
         count += int(float(torch.rand((), generator=generator)) < exact - count)
         return torch.randperm(batch_size, generator=generator)[:count].sort().values
 
-    def __call__(self, *inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = unpack_pair(inputs, type(self).__name__)
-        check_image_batch(images, self.generator.image_shape, "generator")
-        check_labels(labels, self.generator.num_classes)
-        if len(labels) != len(images):
-            raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(images)} images")
-        index = self.choose(len(images), self._stream.generator())
+    def make_params(
+        self, flat_inputs: list[Any], label: Any = None, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
+        model = self.model
+        for images in flat_inputs:
+            check_image_batch(images, model.image_shape, "generator")
+        labels = labels_for(label, model.num_classes, model.class_names, len(flat_inputs[0]))
+        if isinstance(label, torch.Tensor):
+            labels = labels.to(label.device)
+        return {"labels": labels, "index": self.choose(len(labels), generator), "rng": generator}
+
+    def transform_image(self, image: Any, params: dict[str, Any]) -> Any:
+        index, labels = params["index"], params["labels"]
         if not len(index):
-            return images, labels
-        synthetic = self.generator.sample(labels[index.to(labels.device)], generator=self._stream.generator())
-        out = images.clone()
-        out[index.to(images.device)] = float_as(synthetic.detach().float().clamp(0.0, 1.0), images)
-        return out, labels
+            return image
+        synthetic = self._sample(labels[index.to(labels.device)], params["rng"])
+        out = image.clone()
+        out[index.to(image.device)] = float_as(synthetic, image)
+        return out
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(generator={describe_model(self.generator)}, p={self.p}, seed={self.seed})"
+        return f"{type(self).__name__}(model={describe_model(self.model)}, p={self.p}, seed={self.seed})"
 
 
 def denoise_in_batches(dae: DenoisingAutoencoder, images: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -426,11 +443,12 @@ def denoise_in_batches(dae: DenoisingAutoencoder, images: torch.Tensor, batch_si
 class Denoise(_ModelTransform):
     """Clean an image (or a batch) with a :class:`~synthaug.DenoisingAutoencoder`.
 
-    Deterministic. Takes a PIL image, a tensor ``[C, H, W]``/``[H, W]`` or an ndarray
-    ``[H, W, C]``/``[H, W]`` (uint8 or float in [0, 1]) and returns the same type, dtype,
-    size and device; a tensor batch ``[B, C, H, W]`` is denoised ``batch_size`` images at
-    a time. Extra arguments (a label) pass through, so it works in
-    ``torchvision.transforms.v2.Compose`` on images and on ``(image, label)`` pairs.
+    Deterministic. Takes a PIL image, a tensor ``[C, H, W]``/``[H, W]`` (plain or
+    ``tv_tensors.Image``) or an ndarray ``[H, W, C]``/``[H, W]`` (uint8 or float in
+    [0, 1]) and returns the same type, dtype, size and device; a tensor batch
+    ``[B, C, H, W]`` is denoised ``batch_size`` images at a time. Labels and anything else
+    in the sample pass through, so it works in ``torchvision.transforms.v2.Compose`` on
+    images, ``(image, label)`` pairs and dict samples.
 
     Args:
         dae: the model, or the path of its bundle. A path is what pickling carries: each
@@ -444,6 +462,7 @@ class Denoise(_ModelTransform):
     """
 
     def __init__(self, dae: DenoisingAutoencoder | str | os.PathLike, batch_size: int = 256) -> None:
+        super().__init__()
         self._bundle = BundleModel(dae, DenoisingAutoencoder, "dae")
         self.batch_size = check_count("batch_size", batch_size)
 
@@ -455,16 +474,22 @@ class Denoise(_ModelTransform):
         """Float images ``[B, C, H, W]`` in [0, 1] denoised ``batch_size`` at a time (same dtype and device)."""
         return denoise_in_batches(self.dae, images, self.batch_size)
 
-    def __call__(self, image: Any, *others: Any) -> Any:
-        if isinstance(image, (tuple, list)) and len(image) >= 2 and not others:  # an (image, label) item
-            return self(*image)
+    def make_params(
+        self, flat_inputs: list[Any], label: Any = None, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
         shape = self.dae.image_shape
-        if isinstance(image, torch.Tensor) and image.dim() == 4:
-            out = float_as(self.denoise_batch(batch_as_float(check_image_batch(image, shape, "denoiser"))), image)
-        else:
-            batch, fmt = image_to_batch(image, shape, "denoiser")
-            out = from_float_chw(self.denoise_batch(batch)[0], fmt)
-        return (out, *others) if others else out
+        for image in flat_inputs:  # every image checked before the model runs on any
+            if is_batch(image):
+                check_image_batch(image, shape, "denoiser")
+            else:
+                check_shape(detect_format(image), shape, "denoiser")
+        return {}
+
+    def transform_image(self, image: Any, params: dict[str, Any]) -> Any:
+        if is_batch(image):
+            return float_as(self.denoise_batch(batch_as_float(image)), image)
+        batch, fmt = image_to_batch(image, self.dae.image_shape, "denoiser")
+        return from_float_chw(self.denoise_batch(batch)[0], fmt)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dae={self._bundle.describe()}, batch_size={self.batch_size})"
@@ -518,33 +543,44 @@ class VAEVariation(_ModelTransform):
     """On ``(image, label)`` items: with probability ``p``, a nearby image of the same class from a cVAE.
 
     See :func:`vae_variation` for what happens to the image; the result has the input
-    image's form (type, dtype, size, channels, device) and the label is returned
-    unchanged. A tensor batch ``[B, C, H, W]`` with labels ``[B]`` works too (each item
-    varied with probability ``p``, all in one model call).
+    image's form (type, dtype, size, channels, device; a ``tv_tensors.Image`` stays one)
+    and the label is returned unchanged. A tensor batch ``[B, C, H, W]`` with labels
+    ``[B]`` works too (each item varied with probability ``p``, all in one model call).
+    Labels may be class indices or the cVAE's class names.
 
     Torchvision datasets apply ``transform`` to the image alone, so give this transform the
     whole item: wrap the dataset (``[transform(*item) for item in dataset]`` lazily, see
     docs/transforms.md) or use it in ``torchvision.transforms.v2.Compose``, which passes
-    ``(image, label)`` pairs through.
+    ``(image, label)`` pairs and dict samples through.
 
     Args:
         cvae: a :class:`~synthaug.ConditionalVAE`, or the path of its bundle (what pickling carries).
         strength: how far to move in posterior standard deviations, >= 0 (0: reconstruction).
         p: probability of varying each item, in [0, 1].
         seed: ``None`` for fresh randomness, an int for a reproducible sequence.
+        generator: a ``torch.Generator`` to draw ``seed`` from (once, now).
 
     Example:
         >>> vary = VAEVariation("runs/demo/cvae", strength=0.5, seed=0)
         >>> image, label = vary(pil_digit, 7)
     """
 
+    needs_label = True
+
     def __init__(
-        self, cvae: ConditionalVAE | str | os.PathLike, strength: float = 0.5, p: float = 1.0, seed: int | None = None
+        self,
+        cvae: ConditionalVAE | str | os.PathLike,
+        strength: float = 0.5,
+        p: float = 1.0,
+        seed: int | None = None,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
+        super().__init__()
         self._bundle = BundleModel(cvae, ConditionalVAE, "cvae")
         self.strength = check_strength(strength)
         self.p = check_probability(p)
-        self._stream = SeedStream(seed)
+        self._stream = SeedStream(validation.seed_from("seed", seed, generator))
 
     @property
     def cvae(self) -> ConditionalVAE:
@@ -553,6 +589,9 @@ class VAEVariation(_ModelTransform):
     @property
     def seed(self) -> int | None:
         return self._stream.seed
+
+    def random_generator(self) -> torch.Generator:
+        return self._stream.generator()
 
     def vary_batch(self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Float images ``[B, C, H, W]`` in [0, 1]: each varied with probability ``p`` (a new tensor)."""
@@ -565,21 +604,30 @@ class VAEVariation(_ModelTransform):
             )
         return out
 
-    def __call__(self, *inputs: Any) -> tuple[Any, Any]:
-        image, label = unpack_pair(inputs, type(self).__name__)
-        cvae, rng = self.cvae, self._stream.generator()
-        if isinstance(image, torch.Tensor) and image.dim() == 4:
-            check_image_batch(image, cvae.image_shape, "cVAE")
-            labels = check_labels(label, cvae.num_classes)
-            if len(labels) != len(image):
-                raise ValueError(f"label must have one entry per image: {len(labels)} labels for {len(image)} images")
-            return float_as(self.vary_batch(batch_as_float(image), labels, rng), image), label
-        batch, fmt = image_to_batch(image, cvae.image_shape, "cVAE")
-        y = check_label(label, cvae.num_classes)
-        if float(torch.rand((), generator=rng)) >= self.p:
-            return image, label
-        out = vae_variation(cvae, batch, torch.tensor([y]), self.strength, rng)
-        return from_float_chw(out[0], fmt), label
+    def make_params(
+        self, flat_inputs: list[Any], label: Any = None, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
+        cvae = self.cvae
+        if any(is_batch(image) for image in flat_inputs):
+            for images in flat_inputs:
+                check_image_batch(images, cvae.image_shape, "cVAE")
+            labels = labels_for(label, cvae.num_classes, cvae.class_names, len(flat_inputs[0]), "label")
+            return {"labels": labels, "rng": generator}
+        for image in flat_inputs:
+            check_shape(detect_format(image), cvae.image_shape, "cVAE")
+        y = item_label(label, cvae.num_classes, cvae.class_names)
+        chosen = float(torch.rand((), generator=generator)) < self.p
+        return {"labels": torch.tensor([y]), "chosen": chosen, "rng": generator}
+
+    def transform_image(self, image: Any, params: dict[str, Any]) -> Any:
+        rng = params["rng"]
+        if is_batch(image):
+            return float_as(self.vary_batch(batch_as_float(image), params["labels"], rng), image)
+        if not params["chosen"]:
+            return image
+        batch, fmt = image_to_batch(image, self.cvae.image_shape, "cVAE")
+        out = vae_variation(self.cvae, batch, params["labels"], self.strength, rng)
+        return from_float_chw(out[0], fmt)
 
     def __repr__(self) -> str:
         return (

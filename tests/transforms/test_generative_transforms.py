@@ -146,8 +146,6 @@ def test_output_has_the_input_form_and_input_is_untouched(name, form):
 
 
 def test_batch_tensor_keeps_dtype_and_is_untouched(name):
-    if name == "SyntheticReplace":
-        pytest.skip("SyntheticReplace works on items; BatchSyntheticMix is its batch form")
     transform = BUILDERS[name](1)
     labels = torch.tensor([0, 1, 2, 0])
     for images in (

@@ -37,8 +37,8 @@ coverage: $(STAMP)
 
 # ruff (lint + format check) and mypy, as CI runs them before the tests.
 lint: $(STAMP)
-	$(BIN)/ruff check synthaug tests bench examples
-	$(BIN)/ruff format --check synthaug tests bench examples
+	$(BIN)/ruff check synthaug tests bench examples scripts
+	$(BIN)/ruff format --check synthaug tests bench examples scripts
 	$(BIN)/mypy
 
 format: $(STAMP)

@@ -845,6 +845,7 @@ def test_every_train_flag_sets_a_config_field():
         "width",
         "image_size",
         "channels",
+        "val_split",  # a data option, recorded under "data" in training_config.json
         "resume",
     }
     dests = {action.dest for action in train._actions}

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from synthaug.data.folder import image_folder_dataset
 from synthaug.data.image_format import to_float_chw
 from synthaug.data.labels import read_labels
 from synthaug.utils.atomic import atomic_file
@@ -244,8 +245,6 @@ def load_image_folder_data(
     (the aspect ratio is kept; see :func:`~synthaug.data.resize.resize_and_crop`).
     ``synthaug train`` streams large folders instead (:mod:`synthaug.data.folder`).
     """
-    from synthaug.data.folder import image_folder_dataset
-
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3 for an image folder, got {channels}")
     ds = image_folder_dataset(path, image_size, channels)

@@ -75,7 +75,7 @@ def sample_range(
     (:func:`synthaug.sharding.export_npz_shard`) for its part: the same items, so the
     shards in order equal the single-file export.
     """
-    channels, height, width = ds.generator.image_shape
+    channels, height, width = ds.model.image_shape
     images = np.empty((stop - start, height, width, channels), dtype=np.uint8)
     for i, image, _ in _items(ds, progress, desc, start, stop):
         images[i - start] = image

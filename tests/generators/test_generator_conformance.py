@@ -117,10 +117,10 @@ def test_sampling_with_a_generator_leaves_global_rng_alone(gen):
         (torch.tensor([True, False]), TypeError),
         (torch.tensor([[0, 1], [1, 2]]), ValueError),
         (torch.tensor(1), ValueError),
-        ([0, 1, 2], TypeError),
+        (["zebra"], ValueError),  # lists may hold indices or class names, not unknown ones
         (None, TypeError),
     ],
-    ids=["too-large", "negative", "float", "bool", "2d", "0d", "list", "none"],
+    ids=["too-large", "negative", "float", "bool", "2d", "0d", "unknown-name", "none"],
 )
 def test_bad_labels_are_refused_naming_the_argument(gen, labels, error):
     with pytest.raises(error, match="labels"):

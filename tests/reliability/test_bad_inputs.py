@@ -242,10 +242,10 @@ ROWS: list[Row] = [
     ),
     Row(
         E,
-        "labels as a list",
-        lambda c: c.gan.sample([0, 1]),
-        TypeError,
-        r"labels must be a torch.Tensor of class indices, got list",
+        "labels as an unknown class name",
+        lambda c: c.gan.sample(["zebra"]),
+        ValueError,
+        r"labels\[0\] has unknown class 'zebra'; expected 0..2",
     ),
     Row(
         E,
@@ -783,14 +783,14 @@ ROWS: list[Row] = [
         "strategy='oversample' (unknown)",
         lambda c: synthaug.mix(c.real, c.gan, "oversample"),
         ValueError,
-        r"strategy must be one of \('ratio', 'balance', 'replace', 'auto'\), a dict \{class: count\} or a callable, got 'oversample'",
+        r"strategy must be one of \('ratio', 'balance', 'replace', 'not majority', 'minority', 'not minority', 'all', 'tuned'\), a float in \(0, 1\], a dict \{class: count\} or a callable, got 'oversample'",
     ),
     Row(
         MIX,
         "strategy=5",
         lambda c: synthaug.mix(c.real, c.gan, 5),
         TypeError,
-        r"strategy must be one of \('ratio', 'balance', 'replace', 'auto'\), a dict \{class: count\} or a callable, got int 5",
+        r"strategy must be one of \('ratio', 'balance', 'replace', 'not majority', 'minority', 'not minority', 'all', 'tuned'\), a float in \(0, 1\], a dict \{class: count\} or a callable, got int 5",
     ),
     Row(
         MIX,

@@ -165,10 +165,13 @@ def test_bad_data_is_refused_before_training(family, case, generator_factory, pa
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
 
 
-def test_fit_needs_labelled_images(generator_factory, pattern_data, tmp_path):
-    trainer = CVAETrainer(generator_factory("cvae"), tmp_path, epochs=1, progress=False)
-    with pytest.raises(TypeError, match="LabelledImages"):
-        trainer.fit(pattern_data.as_dataset())
+def test_fit_refuses_what_is_not_a_dataset(generator_factory, tmp_path):
+    # Any map-style Dataset of (image, label) items trains (tests/training/test_dataset_input.py);
+    # something that is not one is a TypeError naming what was expected, before any file is written.
+    trainer = CVAETrainer(generator_factory("cvae"), tmp_path / "run", epochs=1, progress=False)
+    with pytest.raises(TypeError, match="map-style Dataset"):
+        trainer.fit(42)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

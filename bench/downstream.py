@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import semi_supervised
@@ -657,7 +658,15 @@ def fair_rows(
     missing = [family for family, steps in chosen.items() if steps is None]
     if missing:
         raise SystemExit(f"--fair needs the generator sweep of {protocol} first (none for {missing}): run --sweep")
-    gens = {family: synthaug.load(bundle_path(out, protocol, family, steps)) for family, steps in chosen.items()}
+    gens: dict[str, Any] = {}
+
+    def generator(family: str) -> Any:
+        # Loaded on first use, so a resumed run whose rows of one family are all saved does
+        # not need that family's bundle (bundles are not committed; a fresh machine retrains
+        # only what it still uses, through --sweep).
+        if family not in gens:
+            gens[family] = synthaug.load(bundle_path(out, protocol, family, chosen[family]))
+        return gens[family]
 
     def rows(images: LabelledImages) -> list[Recipe]:
         real_items = images.as_dataset()
@@ -669,7 +678,7 @@ def fair_rows(
             return Recipe(
                 f"{family} ({chosen[family]:,} steps) recipe: ratio=1, weight 0.3, soft labels, fresh each pass"
                 " + classic aug",
-                recipe_mix(lambda s: real_items, gens[family], 1.0, teacher, 0.3),
+                lambda seed: recipe_mix(lambda s: real_items, generator(family), 1.0, teacher, 0.3)(seed),
                 augment=True,
                 fresh_each_pass=True,
             )

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synthaug-installed
 
 .PHONY: install demo test test-fast coverage lint format clean
-.PHONY: api-docs api-docs-check wheel
+.PHONY: api-docs api-docs-check doc-figures doc-figures-check demo-results wheel
 
 install: $(STAMP)
 
@@ -55,6 +55,20 @@ api-docs: $(STAMP)
 
 api-docs-check: $(STAMP)
 	$(BIN)/python scripts/api_docs.py --check
+
+# The figure blocks (<!-- figures:NAME -->) of README.md and docs/*.md from the committed
+# results files in bench/results/ (tests/test_doc_figures.py fails when one is stale).
+doc-figures: $(STAMP)
+	$(BIN)/python scripts/doc_figures.py
+
+doc-figures-check: $(STAMP)
+	$(BIN)/python scripts/doc_figures.py --check
+
+# bench/results/demo.json, the source of the README's demo tables: `make demo`, then its
+# summary kept (then `make doc-figures`). Accuracies are seeded; seconds depend on the machine.
+demo-results: $(STAMP)
+	$(BIN)/synthaug demo
+	cp runs/demo/summary.json bench/results/demo.json
 
 # A wheel in dist/, built with the installed setuptools (offline, no build isolation).
 wheel: $(STAMP)

@@ -5,4 +5,4 @@ Keep it a plain string literal: setuptools reads it from the source without impo
 synthaug (and so without torch).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,4 +1,4 @@
-"""The ``synthaug`` command line: ``demo``, ``train``, ``sample``, ``info``, ``evaluate``, ``evaluate-dae``.
+"""The ``synthaug`` command line: ``demo``, ``train``, ``sample``, ``info``, ``evaluate``, ``evaluate-dae``, ``tune``.
 
 Only this module prints. Bad values exit with status 2 and one line on stderr.
 """
@@ -30,6 +30,7 @@ examples:
   synthaug info runs/digits-cgan
   synthaug evaluate runs/digits-cgan --data digits --out runs/digits-cgan-report
   synthaug evaluate runs/digits-dae --data digits  # a dae bundle: the denoising table
+  synthaug tune runs/digits-cgan --data digits --out runs/digits-cgan-tune   # mix, or keep real only?
 """
 
 
@@ -199,6 +200,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from synthaug.training.loggers import LOGGERS
     from synthaug.training.losses import GAN_LOSSES
     from synthaug.training.registry import available_trainers
 
@@ -461,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a sample grid every N epochs (0: only at the end)",
     )
     train.add_argument(
+        "--logger",
+        choices=LOGGERS,
+        default=unset,
+        help="also log the losses and sample grids to TensorBoard in OUT/tensorboard/ (tensorboard; needs "
+        "pip install 'synthaug[tensorboard]') or not (none, the default)",
+    )
+    train.add_argument(
         "--no-progress", dest="progress", action="store_false", default=unset, help="hide the progress bar"
     )
     train.set_defaults(flag_names={a.dest: a.option_strings[0] for a in train._actions if a.option_strings})
@@ -606,6 +615,59 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_dae.add_argument("bundle", type=_existing_dir, help="bundle directory of a dae")
     _add_data_arguments(evaluate_dae)
     _add_dae_evaluate_arguments(evaluate_dae)
+
+    tune = sub.add_parser(
+        "tune",
+        help="does synthetic data help? run the guard (synthaug.tune) on your data: mix or keep real only",
+        description="Hold out a stratified validation split of --data (--val-fraction of every class), train the "
+        "same classifier on the rest alone (real only) and mixed with the bundle's samples by each setting of "
+        "synthaug.tune's default grid (--seeds runs of --steps each), and keep a setting only when it beats real only "
+        "by more than the noise. --out receives tune.md (the evidence table), tune.json and tune.png (validation "
+        "score per setting, real only marked); stdout gets one line, the verdict. --data is read at the bundle's "
+        "image size and must have its channels; 'digits' and 'fashion-mnist' are tuned on their training split "
+        "(their test split stays unseen).",
+    )
+    tune.add_argument("bundle", type=_existing_dir, help="generator bundle directory (cgan, cvae)")
+    _add_data_arguments(tune)
+    tune.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="directory to write tune.md, tune.json and tune.png into; an existing one needs --force",
+    )
+    tune.add_argument("--force", action="store_true", help="replace an existing --out once the new one is complete")
+    tune.add_argument(
+        "--classifier",
+        choices=("small-cnn",),
+        default="small-cnn",
+        help="the classifier every run trains (default small-cnn: synthaug.metrics.SmallCNN, Adam)",
+    )
+    tune.add_argument(
+        "--steps", type=_positive_int, default=500, help="optimiser steps of every classifier run (default 500)"
+    )
+    tune.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=3,
+        help="runs per setting; their spread is part of the noise a gain must beat (default 3)",
+    )
+    tune.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        metavar="FRACTION",
+        help="share of every class held out for validation, in (0, 1) (default 0.2)",
+    )
+    tune.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of the split, the classifiers and the samples (default 0)",
+    )
+    tune.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    # What _train_data_source reads besides --data/--data-root: tune takes the image size
+    # and channels from the bundle and holds out its own validation split.
+    tune.set_defaults(image_size=None, channels=None, unlabelled=None, val_split=None)
     return parser
 
 
@@ -816,6 +878,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from synthaug.data.streaming import decoded_megabytes
     from synthaug.generators.registry import get_generator_class
     from synthaug.training.config import load_run_config
+    from synthaug.training.loggers import require_logger
     from synthaug.training.registry import get_trainer_class
     from synthaug.utils.seeding import seeded
 
@@ -829,6 +892,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} does not apply to {model_type}")
     base = run.training if run is not None else CLI_TRAINING_DEFAULTS
     config = trainer_cls.config_class.from_options(base, **flags)
+    require_logger(config.logger)  # --logger tensorboard without the package: fail before loading data
     source = _train_data_source(args, run)
     speak = DistributedRun.from_env().is_main  # under torchrun, rank 0 speaks for all processes
     if source["source"] in BUILTIN_DATA or not Path(source["source"]).is_dir():
@@ -1230,6 +1294,96 @@ def _evaluate_generator(gen, bundle: Path, args: argparse.Namespace) -> None:
     print(f"report: {args.out / 'report.md'} (+ report.json and {len(report['per_class']) + 1} PNG figures)")
 
 
+def _tune_real_data(args: argparse.Namespace, image_shape: tuple[int, int, int]) -> _TrainingSet:
+    """--data at the bundle's image size (as ``train`` reads it); refused when its channels are not the bundle's."""
+    from synthaug.data.folder import inspect_image_folder
+
+    channels, size, _ = image_shape
+    source = {**_train_data_source(args, None), "image_size": size}
+    path = source["source"]
+    data = None
+    if path in BUILTIN_DATA or not Path(path).is_dir():
+        data = _builtin_training_set(source, args.seed, speak=False)
+        found = data.image_shape[0]
+    else:
+        try:
+            found = inspect_image_folder(path).channels
+        except FileNotFoundError as e:  # torchvision: no class folders, or no images in them
+            raise ValueError(
+                f"--data {path!r} holds no images in class folders (expected DIR/<class>/<image>): {e}"
+            ) from e
+    if found != channels:
+        kinds = {1: "grayscale (1 channel)", 3: "RGB (3 channels)"}
+        raise ValueError(
+            f"--data {path!r} has {kinds.get(found, f'{found}-channel')} images but the bundle "
+            f"{str(args.bundle)!r} makes {kinds.get(channels, f'{channels}-channel')} images: tune the bundle on "
+            "data of the kind it was trained on"
+        )
+    if data is None:
+        data = _folder_training_set({**source, "channels": channels}, args.seed, speak=False)
+    return data
+
+
+def _cmd_tune(args: argparse.Namespace) -> None:
+    from synthaug.data.real import LabelledImages
+    from synthaug.generators.base import GeneratorProtocol
+    from synthaug.io import load
+    from synthaug.tuning import tune
+    from synthaug.utils.atomic import atomic_output, check_output
+
+    if not 0.0 < args.val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be a fraction in (0, 1), got {args.val_fraction:g}")
+    try:
+        check_output(args.out, args.force)  # before anything slow runs
+    except FileExistsError as e:
+        raise ValueError(f"{str(args.out)!r} already exists; pass --force to replace it") from e
+    if args.out.resolve() in (args.bundle.resolve(), *args.bundle.resolve().parents):
+        raise ValueError(f"--out {str(args.out)!r} would replace the bundle {str(args.bundle)!r}")
+    model = load(args.bundle)
+    if not isinstance(model, GeneratorProtocol):
+        raise ValueError(
+            f"{args.bundle} holds a {model.model_type} model, which makes no labelled images; "
+            "tune needs a generator bundle (cgan, cvae)"
+        )
+    data = _tune_real_data(args, tuple(model.image_shape))
+    real = data.train.as_dataset() if isinstance(data.train, LabelledImages) else data.train
+    print(
+        f"tune: {args.bundle} ({model.model_type}) on {len(real):,} {data.name} images {list(data.image_shape)} in "
+        f"{data.num_classes} classes; {args.seeds} {args.classifier} run(s) of {args.steps} steps per setting",
+        file=sys.stderr,
+        flush=True,
+    )
+    result = tune(
+        real,
+        model,
+        steps=args.steps,
+        seeds=args.seeds,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    title = f"Does synthetic data from {args.bundle.resolve().name} help on {data.name}?"
+    report = {
+        "bundle": str(args.bundle),
+        "model_type": model.model_type,
+        "data": {"source": str(args.data), "name": data.name, "images": len(real), "class_names": data.class_names},
+        "settings": {
+            "classifier": args.classifier,
+            "steps": args.steps,
+            "seeds": args.seeds,
+            "val_fraction": args.val_fraction,
+            "seed": args.seed,
+        },
+        **result.to_dict(),
+    }
+    with atomic_output(args.out, directory=True, force=args.force) as tmp:
+        (tmp / "tune.md").write_text(result.to_markdown(title, figure="tune.png"), encoding="utf-8")
+        (tmp / "tune.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        result.save_chart(tmp / "tune.png", title=title)
+    print(f"evidence: {args.out / 'tune.md'} (+ tune.json, tune.png)", file=sys.stderr, flush=True)
+    print(f"verdict: {result.verdict()}", flush=True)
+
+
 COMMANDS = {
     "demo": _cmd_demo,
     "train": _cmd_train,
@@ -1237,10 +1391,13 @@ COMMANDS = {
     "info": _cmd_info,
     "evaluate": _cmd_evaluate,
     "evaluate-dae": _cmd_evaluate_dae,
+    "tune": _cmd_tune,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from synthaug.errors import MissingOptionalDependency
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -1262,6 +1419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"synthaug {args.command}: error: {e}\n")
     except TrainingDiverged as e:
         parser.exit(1, f"synthaug {args.command}: {e}\n")
+    except MissingOptionalDependency as e:
+        # A feature of an extra that is not installed: the message is the pip command to run.
+        parser.exit(1, f"synthaug {args.command}: error: {e}\n")
     except KeyboardInterrupt:
         parser.exit(130, "interrupted\n")
     return 0

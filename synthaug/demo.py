@@ -12,14 +12,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import platform
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from synthaug._version import __version__
 from synthaug.data.real import load_digits_data
 from synthaug.data.synthetic import SyntheticDataset
 from synthaug.generators.base import ConditionalGenerator
@@ -63,13 +66,21 @@ class DemoReport:
     test_size: int = 0
     synthetic_size: int = 0
 
-    def table(self) -> str:
-        """Markdown table of test accuracy per training set, then stage timings."""
+    def accuracy_table(self) -> str:
+        """Markdown table of test accuracy per training set."""
         lines = ["| classifier trained on | test accuracy |", "|---|---|"]
         lines += [f"| {name} | {acc:.1%} |" for name, acc in self.accuracy.items()]
-        lines += ["", "| stage | seconds |", "|---|---|"]
+        return "\n".join(lines)
+
+    def seconds_table(self) -> str:
+        """Markdown table of seconds per stage, and in total."""
+        lines = ["| stage | seconds |", "|---|---|"]
         lines += [f"| {name} | {sec:.1f} |" for name, sec in self.seconds.items()]
         return "\n".join(lines)
+
+    def table(self) -> str:
+        """Markdown table of test accuracy per training set, then stage timings."""
+        return f"{self.accuracy_table()}\n\n{self.seconds_table()}"
 
 
 @contextlib.contextmanager
@@ -78,6 +89,17 @@ def _timed(report: DemoReport, name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     report.seconds[name] = round(time.perf_counter() - start, 2)
+
+
+def _machine() -> dict[str, Any]:
+    """What produced the figures, for summary.json: date (UTC), versions and CPU threads."""
+    return {
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "synthaug": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def run_demo(settings: DemoSettings | None = None) -> DemoReport:
@@ -143,7 +165,11 @@ def run_demo(settings: DemoSettings | None = None) -> DemoReport:
             report.accuracy[f"real + {name} ({report.synthetic_size} synthetic)"] = accuracy(model, data.test)
     report.seconds["total"] = round(time.perf_counter() - total_start, 2)
 
-    summary = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(s).items()}, **asdict(report)}
+    summary = {
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(s).items()},
+        **asdict(report),
+        "machine": _machine(),
+    }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_text_atomic(out / "summary.md", report.table() + "\n")
     report.files["summary"] = str(out / "summary.md")

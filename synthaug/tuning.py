@@ -25,9 +25,11 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
@@ -38,14 +40,17 @@ from synthaug.data.mixing import MixedDataset, mix, register_strategy
 from synthaug.data.real import LabelledImages
 from synthaug.generators.base import GeneratorProtocol
 from synthaug.metrics.classifier import accuracy, train_classifier, train_filter_classifier
+from synthaug.metrics.report import json_ready
 from synthaug.validation import (
     check_bool,
     check_choice,
     check_number,
-    check_seed,
     is_number,
     positive_int,
+    seed_from,
+    split_model_keyword,
 )
+from synthaug.viz import save_score_chart
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +101,41 @@ def describe_setting(setting: Mapping[str, Any] | None) -> str:
     if setting.get("soft_labels"):
         head += ", soft labels"
     return head
+
+
+def mix_call(setting: Mapping[str, Any] | None) -> str:
+    """The :func:`~synthaug.mix` call a setting stands for, as Python source.
+
+    ``teacher`` stands for a classifier trained on the real data (what :func:`tune` uses
+    for ``filter`` and ``soft_labels``: :func:`~synthaug.metrics.train_filter_classifier`);
+    ``None`` (real only) is ``"real"``.
+
+    Example:
+        >>> mix_call({"strategy": "ratio", "ratio": 0.25, "filter": 0.9})
+        "mix(real, model, 'ratio', ratio=0.25, filter=Filter(teacher, min_confidence=0.9))"
+    """
+    if setting is None:
+        return "real"
+    strategy = setting["strategy"]
+    name = repr(strategy) if not callable(strategy) else getattr(strategy, "__name__", repr(strategy))
+    args = ["real", "model", name]
+    args += [f"{key}={setting[key]:g}" for key in ("ratio", "target", "p") if setting.get(key) is not None]
+    if setting.get("filter") is not None:
+        args.append(f"filter=Filter(teacher, min_confidence={setting['filter']:g})")
+    if setting.get("synthetic_weight") is not None:
+        args.append(f"synthetic_weight={setting['synthetic_weight']:g}")
+    if setting.get("soft_labels"):
+        args.append("soft_labels=teacher")
+    return f"mix({', '.join(args)})"
+
+
+def _plain_setting(setting: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A setting with a callable strategy replaced by its name (for JSON)."""
+    if setting is None:
+        return None
+    return {
+        key: getattr(value, "__name__", repr(value)) if callable(value) else value for key, value in setting.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -163,12 +203,32 @@ class TuneResult:
             f"candidates={len(self.table)}, seconds={self.seconds:.1f})"
         )
 
+    @property
+    def _percent(self) -> bool:
+        """Whether the scores are rates shown in percent (the default classifier's metrics)."""
+        return self.metric in ("accuracy", "balanced_accuracy")
+
+    def _show(self, value: float) -> str:
+        return f"{100 * value:.2f}" if self._percent else f"{value:.4g}"
+
+    def _row_verdict(self, row: TuneRow) -> tuple[str, str]:
+        """``(gain over real only, verdict)`` of a row, as :meth:`summary` shows them."""
+        if row.n == 0:
+            return "n/a", f"skipped: {row.note}"
+        if row.setting is None:
+            return "", "baseline" + (" (chosen)" if self.chose_real_only else "")
+        base = self.table[0]
+        delta = row.mean - base.mean
+        gain = ("+" if delta >= 0 else "") + self._show(delta)
+        if row.setting == self.best:
+            return gain, "chosen"
+        if delta > _margin(base, row, self.min_gain, self.val_se):
+            return gain, "beats real only"
+        return gain, "worse" if delta < 0 else "within noise"
+
     def summary(self) -> str:
         """A markdown table of every candidate's validation score, and the decision."""
-        percent = self.metric in ("accuracy", "balanced_accuracy")
-        show = (lambda v: f"{100 * v:.2f}") if percent else (lambda v: f"{v:.4g}")
-        unit = " %" if percent else ""
-        base = self.table[0]
+        show, unit = self._show, " %" if self._percent else ""
         lines = [
             f"Validation {self.metric}{unit} (train {self.split[0]} / validation {self.split[1]} real items); "
             f"a setting must beat real only by more than max(min_gain={show(self.min_gain)}, "
@@ -178,31 +238,128 @@ class TuneResult:
             "|---|---|---|---|---|---|---|",
         ]
         for row in self.table:
+            gain, verdict = self._row_verdict(row)
             if row.n == 0:
-                lines.append(f"| {row.label} | n/a | n/a | 0 | n/a | skipped: {row.note} | {row.seconds:.1f} |")
+                lines.append(f"| {row.label} | n/a | n/a | 0 | {gain} | {verdict} | {row.seconds:.1f} |")
                 continue
             std = show(row.std) if not math.isnan(row.std) else "n/a"
-            if row.setting is None:
-                gain, verdict = "", "baseline" + (" (chosen)" if self.chose_real_only else "")
-            else:
-                delta = row.mean - base.mean
-                gain = ("+" if delta >= 0 else "") + show(delta)
-                verdict = (
-                    "chosen"
-                    if row.setting == self.best
-                    else (
-                        "beats real only"
-                        if delta > _margin(base, row, self.min_gain, self.val_se)
-                        else "worse"
-                        if delta < 0
-                        else "within noise"
-                    )
-                )
             lines.append(
                 f"| {row.label} | {show(row.mean)} | {std} | {row.n} | {gain} | {verdict} | {row.seconds:.1f} |"
             )
         lines += ["", self.reason]
         return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """One line: mix (and the :func:`~synthaug.mix` call that won) or keep real only, and by how much.
+
+        Example:
+            >>> result.verdict()
+            "mix — mix(real, model, 'ratio', ratio=0.5) beat real only by +1.20 points of validation accuracy"
+        """
+        base = self.table[0]
+        unit = f"points of validation {self.metric}" if self._percent else f"in validation {self.metric}"
+        if self.best is not None:
+            row = next(r for r in self.table[1:] if r.setting == self.best)
+            return f"mix — {mix_call(self.best)} beat real only by +{self._show(row.mean - base.mean)} {unit}"
+        scored = [row for row in self.table[1:] if row.n]
+        if not scored:
+            return "keep real only — every mixed setting was skipped (see the table)"
+        top = max(scored, key=lambda row: row.mean)
+        delta = top.mean - base.mean
+        return (
+            "keep real only — no setting beat real only beyond the noise "
+            f"(best: {top.label}, {'+' if delta >= 0 else ''}{self._show(delta)} {unit})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The evidence as JSON-ready data (NaN is ``None``; a callable strategy is its name).
+
+        Keys: ``verdict``, ``best``, ``chose_real_only``, ``metric``, ``reason``,
+        ``seconds``, ``min_gain``, ``split`` (``train``, ``validation``), ``val_se`` and
+        ``rows``: one dict per candidate with ``setting``, ``label``, ``mix`` (the call),
+        ``mean``, ``std``, ``n``, ``scores``, ``gain`` (vs real only, ``None`` for the
+        baseline and skipped rows), ``verdict``, ``seconds`` and ``note``.
+        """
+        base = self.table[0]
+        rows = []
+        for row in self.table:
+            rows.append(
+                {
+                    "setting": _plain_setting(row.setting),
+                    "label": row.label,
+                    "mix": mix_call(row.setting),
+                    "mean": row.mean,
+                    "std": row.std,
+                    "n": row.n,
+                    "scores": list(row.scores),
+                    "gain": row.mean - base.mean if row.setting is not None and row.n else None,
+                    "verdict": self._row_verdict(row)[1],
+                    "seconds": row.seconds,
+                    "note": row.note,
+                }
+            )
+        return json_ready(
+            {
+                "verdict": self.verdict(),
+                "best": _plain_setting(self.best),
+                "chose_real_only": self.chose_real_only,
+                "metric": self.metric,
+                "reason": self.reason,
+                "seconds": self.seconds,
+                "min_gain": self.min_gain,
+                "split": {"train": self.split[0], "validation": self.split[1]},
+                "val_se": self.val_se,
+                "rows": rows,
+            }
+        )
+
+    def to_markdown(self, title: str | None = None, figure: str | None = None) -> str:
+        """A markdown page: a title, the :meth:`verdict`, an optional figure and the :meth:`summary` table.
+
+        Args:
+            title: the page's heading (default ``"Does synthetic data help? (synthaug.tune)"``).
+            figure: a path or URL of the chart (:meth:`save_chart`) to show below the verdict.
+
+        Returns:
+            The page's text, ending with a newline.
+        """
+        lines = [f"# {title or 'Does synthetic data help? (synthaug.tune)'}", "", f"**Verdict:** {self.verdict()}", ""]
+        if self.best is not None and (self.best.get("filter") is not None or self.best.get("soft_labels")):
+            lines += [
+                "`teacher`: a classifier trained on the real data, e.g. "
+                "`synthaug.filters.train_filter_classifier(real, num_classes)` (tune trained one on its training "
+                "part); `Filter` is `synthaug.filters.Filter`.",
+                "",
+            ]
+        if figure is not None:
+            lines += [f"![validation {self.metric} per setting]({figure})", ""]
+        return "\n".join([*lines, self.summary(), ""])
+
+    def save_chart(self, path: str | Path, title: str | None = None) -> Path:
+        """A PNG bar chart of every candidate's mean validation score (error bars: std), real only marked.
+
+        Args:
+            path: the ``.png`` file to write (atomically).
+            title: the chart's title (default: the verdict's first words).
+
+        Returns:
+            ``path`` as a :class:`~pathlib.Path`.
+        """
+        scale = 100.0 if self._percent else 1.0
+        chosen = next(
+            (i for i, row in enumerate(self.table) if row.setting is not None and row.setting == self.best), 0
+        )
+        return save_score_chart(
+            [row.label for row in self.table],
+            [scale * row.mean for row in self.table],
+            path,
+            errors=[scale * row.std for row in self.table],
+            baseline=scale * self.table[0].mean,
+            baseline_label="real only",
+            highlight=chosen,
+            xlabel=f"validation {self.metric}" + (" (%)" if self._percent else ""),
+            title=title or self.verdict().split(" — ")[0],
+        )
 
 
 def _margin(base: TuneRow, row: TuneRow, min_gain: float, val_se: float = 0.0) -> float:
@@ -326,10 +483,10 @@ def _check_score(score: Any, label: str) -> float:
     return float(score)
 
 
-def _check_arguments(real: Any, generator: Any, train_fn: Any, metric: Any, val_fraction: Any, min_gain: Any) -> None:
-    if not isinstance(generator, GeneratorProtocol):
+def _check_arguments(real: Any, model: Any, train_fn: Any, metric: Any, val_fraction: Any, min_gain: Any) -> None:
+    if not isinstance(model, GeneratorProtocol):
         raise TypeError(
-            f"generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(generator).__name__}"
+            f"model: the generator must satisfy synthaug.GeneratorProtocol (see synthaug.wrap), got {type(model).__name__}"
         )
     if train_fn is not None and not callable(train_fn):
         raise TypeError(
@@ -346,12 +503,12 @@ def _check_arguments(real: Any, generator: Any, train_fn: Any, metric: Any, val_
         raise ValueError("real dataset is empty: there is nothing to tune on")
 
 
-def _score(model: Any, data: LabelledImages, metric: str) -> float:
+def _score(classifier: Any, data: LabelledImages, metric: str) -> float:
     """Accuracy, or balanced accuracy: the mean per-class accuracy over the classes present."""
     if metric == "accuracy":
-        return accuracy(model, data)
+        return accuracy(classifier, data)
     per_class = [
-        accuracy(model, LabelledImages(data.images[data.labels == c], data.labels[data.labels == c]))
+        accuracy(classifier, LabelledImages(data.images[data.labels == c], data.labels[data.labels == c]))
         for c in data.labels.unique().tolist()
     ]
     return float(np.mean(per_class))
@@ -359,14 +516,14 @@ def _score(model: Any, data: LabelledImages, metric: str) -> float:
 
 def tune(
     real: Dataset,
-    generator: GeneratorProtocol,
+    model: GeneratorProtocol | None = None,
     train_fn: TrainFn | None = None,
     *,
     grid: Sequence[Mapping[str, Any]] | None = None,
     metric: str = "auto",
     val_fraction: float = 0.2,
     seeds: int = 3,
-    seed: int = 0,
+    seed: int | None = None,
     min_gain: float = 0.005,
     val_noise: bool = True,
     steps: int = 500,
@@ -378,8 +535,9 @@ def tune(
     transform: Callable | None = None,
     target_transform: Callable | None = None,
     progress: bool = True,
+    generator: torch.Generator | None = None,
 ) -> TuneResult:
-    """Choose how to mix ``generator``'s samples into ``real`` by validation, or choose not to.
+    """Choose how to mix ``model``'s samples into ``real`` by validation, or choose not to.
 
     1. Split ``real`` into training and validation parts (stratified per class, seeded by
        ``seed``; ``val_fraction`` of each class is held out).
@@ -396,7 +554,9 @@ def tune(
 
     Args:
         real: a map-style dataset of ``(image, label)`` items (PIL, tensor or ndarray images).
-        generator: a class-conditional generator with the real data's classes and image shape.
+        model: a class-conditional generator (:class:`~synthaug.GeneratorProtocol`) with the
+            real data's classes and image shape. (Its old keyword ``generator=`` still works,
+            with a ``DeprecationWarning``.)
         train_fn: ``train_fn(train_dataset, val_dataset) -> float``, higher is better.
             ``train_dataset`` is a :class:`~synthaug.MixedDataset` over the training part
             (no synthetic items for real only; its ``seed`` is the run's seed), and
@@ -418,7 +578,7 @@ def tune(
         val_fraction: share of each class held out, in (0, 1).
         seeds: runs per candidate; their spread is the noise a gain must beat.
         seed: the split, the filter classifier and the first run; also the returned
-            dataset's seed.
+            dataset's seed. Default 0.
         min_gain: the smallest gain over real only that counts (in score units: 0.005 is
             half a percentage point of accuracy).
         val_noise: add the validation standard error to the margin (skipped when the
@@ -431,9 +591,11 @@ def tune(
         image_type, transform, target_transform: passed to ``mix`` for the returned
             dataset only (candidates are scored on untransformed items).
         progress: show a progress bar over the runs.
+        generator: a ``torch.Generator`` to draw ``seed`` from (once, now) instead of giving it.
 
     Returns:
-        A :class:`TuneResult`; ``print(result.summary())`` shows the evidence.
+        A :class:`TuneResult`; ``print(result.summary())`` shows the evidence and
+        ``result.verdict()`` says it in one line.
 
     Raises:
         TypeError, ValueError: for bad arguments, before any training.
@@ -443,20 +605,21 @@ def tune(
         >>> loader = DataLoader(result.dataset, batch_size=128, shuffle=True)
     """
     start = time.perf_counter()
-    _check_arguments(real, generator, train_fn, metric, val_fraction, min_gain)
+    model, torch_generator = split_model_keyword(model, generator, "tune")
+    _check_arguments(real, model, train_fn, metric, val_fraction, min_gain)
     check_bool("val_noise", val_noise)
     seeds = positive_int("seeds", seeds)
-    check_seed("seed", seed)
+    seed = seed_from("seed", seed, torch_generator, default=0)
     positive_int("steps", steps)
     positive_int("batch_size", batch_size)
     filter_steps = positive_int("filter_steps", filter_steps) if filter_steps is not None else steps
     settings = _check_grid(grid) if grid is not None else None
     # Synthetic labels must mean the real classes: matched by name once, here; the parts
     # tune splits off carry no names, so its inner mix calls are told nothing new.
-    generator = align_classes(generator, real, real_name="the real dataset", caller="tune")
+    model = align_classes(model, real, real_name="the real dataset", caller="tune")
 
     labels = read_labels(real, progress=progress)
-    counts = np.bincount(labels, minlength=generator.num_classes)
+    counts = np.bincount(labels, minlength=model.num_classes)
     present = counts[counts > 0]
     imbalanced = bool(present.max() > IMBALANCE_RATIO * present.min())
     settings = settings if settings is not None else default_grid(imbalanced)
@@ -474,10 +637,10 @@ def tune(
     # the settings' arguments, so a bad grid fails now rather than after an hour.
     for i, candidate in enumerate(settings):
         try:
-            _mix(train_part, generator, candidate, seed, None, options)
+            _mix(train_part, model, candidate, seed, None, options)
         except (TypeError, ValueError) as e:
             raise type(e)(f"grid[{i}] = {candidate!r}: {e}") from e
-    _mix(train_part, generator, None, seed, None, options)
+    _mix(train_part, model, None, seed, None, options)
 
     if train_fn is None:
         # The default classifier reads float tensors: convert the real items once and mix
@@ -491,10 +654,10 @@ def tune(
             # Probability targets (the recipe) train on the mix itself, fresh every pass;
             # other settings are read into memory once.
             vectors = train_dataset.probability_targets is not None
-            model = train_classifier(
+            net = train_classifier(
                 train_dataset if vectors else LabelledImages.from_dataset(train_dataset, False).as_dataset(),
-                generator.num_classes,
-                tuple(generator.image_shape),
+                model.num_classes,
+                tuple(model.image_shape),
                 steps=steps,
                 batch_size=batch_size,
                 seed=run_seed,
@@ -502,7 +665,7 @@ def tune(
                 desc="tune classifier",
                 fresh_each_pass=vectors,
             )
-            return _score(model, val_images, chosen_metric)
+            return _score(net, val_images, chosen_metric)
     else:
         base = filter_source = train_part
 
@@ -516,9 +679,7 @@ def tune(
         if not filter_model:
             logger.info("training the filter classifier on the %d training items", len(train_idx))
             filter_model.append(
-                train_filter_classifier(
-                    filter_source, generator.num_classes, steps=filter_steps, seed=seed, progress=False
-                )
+                train_filter_classifier(filter_source, model.num_classes, steps=filter_steps, seed=seed, progress=False)
             )
         return filter_model[0]
 
@@ -538,7 +699,7 @@ def tune(
                 threshold = None if setting is None else setting["filter"]
                 chosen_filter = screen(threshold)
                 for i in range(seeds):
-                    mixed = _mix(base, generator, setting, seed + i, chosen_filter, options, teacher(setting))
+                    mixed = _mix(base, model, setting, seed + i, chosen_filter, options, teacher(setting))
                     scores.append(_check_score(run(mixed, seed + i), label))
                     bar.update(1)
             except FilterShortfall as e:
@@ -576,7 +737,7 @@ def tune(
         "progress": progress,
     }
     final_filter = Filter(filter_model[0], best["filter"]) if best is not None and best["filter"] is not None else None
-    dataset = _mix(real, generator, best, seed, final_filter, final_options, teacher(best))
+    dataset = _mix(real, model, best, seed, final_filter, final_options, teacher(best))
     return TuneResult(
         best,
         table,
@@ -593,7 +754,7 @@ def tune(
 
 def _mix(
     real: Dataset,
-    generator: GeneratorProtocol,
+    model: GeneratorProtocol,
     setting: Mapping[str, Any] | None,
     seed: int,
     screen: Filter | None,
@@ -604,24 +765,24 @@ def _mix(
 
     ``teacher`` gives the soft labels of a setting with ``soft_labels`` (the filter classifier).
 
-    ``generator`` is already aligned to the real classes (:func:`tune` did it), so the
+    ``model`` is already aligned to the real classes (:func:`tune` did it), so the
     warning that a nameless part of the real data would raise says nothing new.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClassOrderWarning)
         if setting is None:
-            return mix(real, generator, "ratio", seed, ratio=0.0, **options)
+            return mix(real, model, "ratio", seed, ratio=0.0, **options)
         kwargs = {
             key: setting[key] for key in ("ratio", "target", "p", "synthetic_weight") if setting.get(key) is not None
         }
         if setting.get("soft_labels"):
-            kwargs["soft_labels"] = teacher if teacher is not None else _untrained_teacher(generator)
-        return mix(real, generator, setting["strategy"], seed, filter=screen, **kwargs, **options)
+            kwargs["soft_labels"] = teacher if teacher is not None else _untrained_teacher(model)
+        return mix(real, model, setting["strategy"], seed, filter=screen, **kwargs, **options)
 
 
-def _untrained_teacher(generator: GeneratorProtocol) -> Any:
+def _untrained_teacher(model: GeneratorProtocol) -> Any:
     """A stand-in teacher for the dry run that checks a grid before any training (its outputs are never used)."""
-    return lambda images: images.new_zeros(len(images), generator.num_classes)
+    return lambda images: images.new_zeros(len(images), model.num_classes)
 
 
 def _tuned_strategy(real: Dataset, model: GeneratorProtocol, seed: int, **options: Any) -> MixedDataset:

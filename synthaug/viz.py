@@ -1,4 +1,4 @@
-"""Pictures people would rather look at than read: labelled sample grids and loss curves.
+"""Pictures people would rather look at than read: labelled sample grids, loss curves and score charts.
 
 Uses matplotlib's object-oriented ``Figure`` API (no pyplot, no global backend state),
 so importing synthaug never changes the caller's matplotlib setup.
@@ -6,6 +6,7 @@ so importing synthaug never changes the caller's matplotlib setup.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from torchvision.utils import make_grid
 
 from synthaug.generators.base import GeneratorProtocol
 from synthaug.utils.atomic import atomic_file
+from synthaug.utils.optional import optional_dependency
 from synthaug.validation import check_seed, positive_int
 
 
@@ -38,7 +40,8 @@ def save_image_grid(
     title: str | None = None,
 ) -> Path:
     """Save images ``[N, C, H, W]`` in [0, 1] as a PNG grid, ``per_row`` per row, rows labelled."""
-    from matplotlib.figure import Figure
+    with optional_dependency("matplotlib", "synthaug.viz (sample grids and charts)"):
+        from matplotlib.figure import Figure
 
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"images must be a torch.Tensor [N, C, H, W], got {type(images).__name__}")
@@ -99,7 +102,8 @@ def save_generator_grid(
 
 def save_loss_curves(records: Iterable[Mapping[str, float]], path: str | Path, title: str | None = None) -> Path:
     """Plot every ``loss*`` field of metric records (dicts with a ``step``) against step."""
-    from matplotlib.figure import Figure
+    with optional_dependency("matplotlib", "synthaug.viz (sample grids and charts)"):
+        from matplotlib.figure import Figure
 
     series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
     for i, record in enumerate(records):
@@ -122,5 +126,83 @@ def save_loss_curves(records: Iterable[Mapping[str, float]], path: str | Path, t
         axes.tick_params(labelsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save_figure(figure, path)
+
+
+def save_score_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    path: str | Path,
+    *,
+    errors: Sequence[float] | None = None,
+    baseline: float | None = None,
+    baseline_label: str = "baseline",
+    highlight: int | None = None,
+    xlabel: str = "score",
+    title: str | None = None,
+) -> Path:
+    """Save one horizontal bar per label (first on top) as a PNG, with a dashed line at ``baseline``.
+
+    Args:
+        labels: one name per bar.
+        values: one score per bar; NaN draws no bar and writes "n/a" (e.g. a skipped setting).
+        path: the ``.png`` file to write (atomically).
+        errors: error bar half-widths, one per bar (NaN: none).
+        baseline: the value to compare with, drawn as a dashed vertical line named ``baseline_label``.
+        baseline_label: the legend entry of the line.
+        highlight: index of the bar to colour as the chosen one.
+        xlabel, title: axis label and chart title.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Example:
+        >>> save_score_chart(["real only", "ratio=0.5"], [84.1, 85.3], "scores.png", baseline=84.1, highlight=1)
+    """
+    with optional_dependency("matplotlib", "synthaug.viz (sample grids and charts)"):
+        from matplotlib.figure import Figure
+
+    labels, values = [str(label) for label in labels], [float(v) for v in values]
+    if not labels:
+        raise ValueError("labels must name at least one bar, got none")
+    if len(values) != len(labels):
+        raise ValueError(f"values must hold one score per label ({len(labels)}), got {len(values)}")
+    spread = [float(e) for e in errors] if errors is not None else [math.nan] * len(values)
+    if len(spread) != len(labels):
+        raise ValueError(f"errors must hold one value per label ({len(labels)}), got {len(spread)}")
+    if highlight is not None and not 0 <= highlight < len(labels):
+        raise ValueError(f"highlight must be an index in [0, {len(labels)}), got {highlight}")
+    finite = [v for v in values if math.isfinite(v)]
+    ends = [v + s * sign for v, s in zip(values, spread) if math.isfinite(v) and math.isfinite(s) for sign in (-1, 1)]
+    ends += finite + ([baseline] if baseline is not None and math.isfinite(baseline) else [])
+    # Scores close together matter here: the axis spans the values, not zero to the largest.
+    low, high = (min(ends), max(ends)) if ends else (0.0, 1.0)
+    pad = max(0.1 * (high - low), 0.5 if high - low < 1e-9 else 0.0, 1e-6)
+    low, high = low - pad, high + pad
+    figure = Figure(figsize=(6.4, 0.4 * len(labels) + 1.2))
+    axes = figure.add_subplot()
+    rows = list(range(len(labels)))
+    colours = ["tab:orange" if i == highlight else "tab:blue" for i in rows]
+    widths = [v - low if math.isfinite(v) else 0.0 for v in values]
+    axes.barh(rows, widths, left=low, color=colours, height=0.6)
+    for i, (v, s) in enumerate(zip(values, spread)):
+        if not math.isfinite(v):
+            axes.text(low + 0.02 * (high - low), i, "n/a", va="center", fontsize=8, color="0.4")
+            continue
+        if math.isfinite(s):
+            axes.errorbar(v, i, xerr=s, color="black", capsize=3, linewidth=1)
+        axes.text(v, i - 0.35, f" {v:.4g}", va="bottom", fontsize=7)
+    if baseline is not None and math.isfinite(baseline):
+        axes.axvline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
+        axes.legend(fontsize=8, loc="best")
+    axes.set_xlim(low, high)
+    axes.set_yticks(rows)
+    axes.set_yticklabels(labels, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel(xlabel, fontsize=9)
+    axes.tick_params(axis="x", labelsize=8)
+    if title:
+        axes.set_title(title, fontsize=10)
     figure.tight_layout()
     return _save_figure(figure, path)

@@ -6,8 +6,10 @@ Everything is sized so the whole suite runs in a few minutes on 2 CPU cores: 8x8
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -47,6 +49,15 @@ class TinyUserNet(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         out = self.body(z + self.embed(labels))
         return torch.tanh(out).view(-1, self.channels, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def load_script(path: Path) -> ModuleType:
+    """The Python file ``path`` (a script under scripts/ or bench/) imported as a module named after it."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_generator(family: str, channels: int = 1, seed: int = 0, **overrides):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import load_script
 
 import synthaug
 
@@ -16,11 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def api_docs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("api_docs", ROOT / "scripts" / "api_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "api_docs.py")
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,12 @@ def test_demo_report(demo):
     assert table == (out / "summary.md").read_text().rstrip("\n")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accuracy"] == report.accuracy
+    assert summary["seconds"] == report.seconds
     assert summary["settings"]["image_size"] == 8
+    # What produced the figures (bench/results/demo.json keeps a copy; scripts/doc_figures.py quotes it).
+    assert set(summary["machine"]) == {"date", "synthaug", "torch", "python", "threads"}
+    assert summary["machine"]["synthaug"] == synthaug.__version__
+    assert table == f"{report.accuracy_table()}\n\n{report.seconds_table()}"
 
 
 def test_demo_bundles_reload(demo):

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from synthaug.cli import main
+from synthaug.errors import MissingOptionalDependency
 from synthaug.utils.optional import OPTIONAL_DEPENDENCIES, install_hint, optional_dependency, require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +76,14 @@ def test_an_installed_module_imports_normally():
     assert require("torchmetrics", "x") is torchmetrics
 
 
+def test_the_error_is_a_module_not_found_error_of_its_own(monkeypatch):
+    block(monkeypatch, "matplotlib")
+    with pytest.raises(MissingOptionalDependency) as e:
+        require("matplotlib", "a plot")
+    assert isinstance(e.value, ModuleNotFoundError) and e.value.name == "matplotlib"
+    assert str(e.value).endswith('install it with: pip install "synthaug[plots]"')
+
+
 def test_require_checks_up_front(monkeypatch):
     block(monkeypatch, "albumentations")
     with pytest.raises(ModuleNotFoundError, match=r'^the demo needs .*pip install "synthaug\[albumentations\]"$'):
@@ -81,7 +91,10 @@ def test_require_checks_up_front(monkeypatch):
 
 
 def test_unknown_module_is_refused():
-    with pytest.raises(ValueError, match=r"module must be one of \['albumentations', 'torchmetrics'\], got 'scipy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"module must be one of \['albumentations', 'matplotlib', 'tensorboard', 'torchmetrics'\], got 'scipy'",
+    ):
         install_hint("scipy")
     with pytest.raises(ValueError, match="got 'scipy'"):
         with optional_dependency("scipy", "x"):
@@ -139,6 +152,127 @@ def test_albumentations_adapter_without_albumentations_names_its_extra(monkeypat
         importlib.import_module(module)
 
 
+def synthaug_viz():
+    import synthaug.viz
+
+    return synthaug.viz
+
+
+def fidelity_chart(path):
+    from synthaug.metrics.report import save_fidelity_chart
+
+    row = {"class": "a", "label_fidelity": 0.5, "real_accuracy": 0.9}
+    return save_fidelity_chart({"per_class": [row]}, path)
+
+
+def grid_export(path):
+    from synthaug.export import export_grid
+
+    return export_grid(_Unsampled(), path)
+
+
+class _Unsampled:
+    """A generator that must not be sampled: export_grid checks for matplotlib first."""
+
+    num_classes, image_shape, class_names = 2, (1, 8, 8), None
+
+    def sample(self, labels, generator=None):
+        raise AssertionError("sampled before checking for matplotlib")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda path: synthaug_viz().save_image_grid(torch.rand(2, 1, 8, 8), 2, path),
+        lambda path: synthaug_viz().save_loss_curves([{"step": 1, "loss": 0.5}], path),
+        fidelity_chart,
+        grid_export,
+    ],
+    ids=["image_grid", "loss_curves", "fidelity_chart", "export_grid"],
+)
+def test_plots_without_matplotlib_name_the_plots_extra(monkeypatch, tmp_path, call):
+    block(monkeypatch, "matplotlib")
+    with pytest.raises(MissingOptionalDependency, match=r'pip install "synthaug\[plots\]"'):
+        call(tmp_path / "picture.png")
+    assert not list(tmp_path.iterdir())
+
+
+def test_training_without_matplotlib_goes_on_without_pictures(monkeypatch, caplog, generator_factory, dae_factory, tmp_path):
+    from synthaug.data.real import LabelledImages
+    from synthaug.training import CGANTrainer, DAETrainer
+
+    block(monkeypatch, "matplotlib")
+    labels = torch.arange(3).repeat_interleave(8)
+    data = LabelledImages(torch.rand(len(labels), 1, 8, 8, generator=torch.Generator().manual_seed(0)), labels)
+    settings = dict(epochs=2, batch_size=8, seed=0, sample_every=1, progress=False)
+    for name, trainer in [
+        ("cgan", CGANTrainer(generator_factory("cgan"), tmp_path / "cgan", **settings)),
+        ("dae", DAETrainer(dae_factory(), tmp_path / "dae", **settings)),
+    ]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="synthaug.training.base"):
+            result = trainer.fit(data)
+        assert result.steps == 6
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 1, warnings  # once per run, not once per picture
+        assert 'pip install "synthaug[plots]"' in warnings[0]
+        assert "training goes on without sample grids and loss curves" in warnings[0]
+        files = {p.name for p in (tmp_path / name).iterdir()}
+        assert {"config.json", "model.safetensors", "metrics.jsonl", "checkpoint.pt"} <= files, name
+        assert "loss_curves.png" not in files and "samples" not in files, name
+
+
+def test_tensorboard_logger_without_tensorboard_names_its_extra(monkeypatch, generator_factory, tmp_path):
+    from synthaug.training import CGANTrainer
+    from synthaug.training.loggers import TensorBoardLogger, require_logger
+
+    block(monkeypatch, "tensorboard")
+    for call in (
+        lambda: require_logger("tensorboard"),
+        lambda: TensorBoardLogger(tmp_path / "events"),
+        lambda: CGANTrainer(generator_factory("cgan"), tmp_path / "run", logger="tensorboard"),
+    ):
+        with pytest.raises(MissingOptionalDependency, match=r'pip install "synthaug\[tensorboard\]"'):
+            call()
+    assert not list(tmp_path.iterdir())
+
+
+# -- the command line: a missing extra is a one-line error, not a traceback ---------------------
+
+
+def run_main(argv) -> int:
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+
+
+def test_cli_prints_a_missing_extra_as_one_line(monkeypatch, generator_factory, tmp_path, capsys):
+    bundle = generator_factory("cgan").save_pretrained(tmp_path / "bundle")
+    block(monkeypatch, "matplotlib")
+    assert run_main(["sample", bundle, "--out", tmp_path / "grid.png"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("synthaug sample: error: a sample grid")
+    assert lines[0].endswith('install it with: pip install "synthaug[plots]"')
+    assert not (tmp_path / "grid.png").exists()
+    # The formats that need no extra still work.
+    assert run_main(["sample", bundle, "--out", tmp_path / "samples.npz", "--num-samples", "4"]) == 0
+
+
+def test_cli_leaves_other_module_errors_alone(monkeypatch, tmp_path):
+    """A ModuleNotFoundError that is not a missing extra is a bug: it keeps its traceback."""
+    import synthaug.cli
+
+    def broken(args):
+        raise ModuleNotFoundError("No module named 'nowhere'", name="nowhere")
+
+    monkeypatch.setitem(synthaug.cli.COMMANDS, "info", broken)
+    with pytest.raises(ModuleNotFoundError, match="nowhere"):
+        main(["info", str(tmp_path)])
+
+
 # -- the core, in an interpreter where the optional packages cannot be imported ------------
 
 CORE_WITHOUT_OPTIONALS = """
@@ -157,6 +291,7 @@ model = synthaug.ConditionalGAN(num_classes=3, image_size=8, latent_dim=8, width
 with tempfile.TemporaryDirectory() as out:
     result = CGANTrainer(model, out, epochs=1, batch_size=8, seed=0, sample_every=0, progress=False).fit(data)
     bundle = synthaug.load(result.out_dir)
+    run_files = sorted(p.name for p in result.out_dir.iterdir())
 synth = synthaug.SyntheticDataset(bundle, num_samples=6, image_type="tensor")
 real = torch.utils.data.TensorDataset(data.images, data.labels)
 mixed = synthaug.mix(real, bundle, "ratio", ratio=0.5, image_type="tensor", progress=False)
@@ -170,10 +305,20 @@ try:
     synthaug.metrics.image_quality(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
 except ModuleNotFoundError as error:
     errors["image_quality"] = str(error)
+with tempfile.TemporaryDirectory() as out:
+    try:
+        synthaug.viz.save_generator_grid(bundle, out + "/grid.png")
+    except ModuleNotFoundError as error:
+        errors["grid"] = str(error)
+try:
+    CGANTrainer(model, "run", logger="tensorboard")
+except ModuleNotFoundError as error:
+    errors["tensorboard"] = str(error)
 print(json.dumps({{
     "steps": result.steps,
     "synthetic": [tuple(synth[0][0].shape), len(synth)],
     "mixed": len(mixed),
+    "run_files": run_files,
     "loaded": sorted({{m.split(".")[0] for m in sys.modules if sys.modules[m] is not None}} & set({blocked!r})),
     "errors": errors,
 }}))
@@ -195,3 +340,14 @@ def test_core_works_without_the_optional_dependencies(tmp_path):
     assert report["loaded"] == []
     assert 'pip install "synthaug[albumentations]"' in report["errors"]["synthaug.albumentations"]
     assert 'pip install "synthaug[metrics]"' in report["errors"]["image_quality"]
+    assert 'pip install "synthaug[plots]"' in report["errors"]["grid"]
+    assert 'pip install "synthaug[tensorboard]"' in report["errors"]["tensorboard"]
+    # Trained without matplotlib: the bundle and the run files, no pictures (and one warning).
+    assert report["run_files"] == [
+        "checkpoint.pt",
+        "config.json",
+        "metrics.jsonl",
+        "model.safetensors",
+        "training_config.json",
+    ]
+    assert 'pip install "synthaug[plots]"' in done.stderr

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # What the build reads: pyproject names the readme and the licence, and packages synthaug/.
 BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "synthaug")
 # The core dependencies, by import name: the new environment must find them.
-CORE_IMPORTS = ("torch", "torchvision", "numpy", "PIL", "sklearn", "safetensors", "tqdm", "matplotlib", "yaml")
+CORE_IMPORTS = ("torch", "torchvision", "numpy", "PIL", "sklearn", "safetensors", "tqdm", "yaml")
 
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -158,7 +158,10 @@ def test_wheel_holds_the_package_licence_and_type_marker(wheel):
     # The optional features are extras, not requirements.
     requires = metadata.get_all("Requires-Dist")
     assert any(r.startswith("torchmetrics") and 'extra == "metrics"' in r for r in requires)
-    assert not any(r.startswith(("torchmetrics", "albumentations")) and "extra ==" not in r for r in requires)
+    assert any(r.startswith("matplotlib") and 'extra == "plots"' in r for r in requires)
+    assert any(r.startswith("tensorboard") and 'extra == "tensorboard"' in r for r in requires)
+    optional = ("torchmetrics", "albumentations", "matplotlib", "tensorboard")
+    assert not any(r.startswith(optional) and "extra ==" not in r for r in requires)
 
 
 INSPECT_INSTALL = """

@@ -29,10 +29,11 @@ def digits_bundle(tmp_path_factory) -> Path:
 
 def readme_python_block() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    # The first block is the three-line teaser with `...`; the runnable example is the one that imports.
-    runnable = [b for b in blocks if b.startswith("import ")]
-    assert len(runnable) == 1, "README should hold exactly one complete Python example"
+    # The "Python example" section's own block (the teaser above it has `...`; "Use it on your
+    # own data" below has its own test, tests/test_readme_own_data.py).
+    section = text.split("\n## Python example\n", 1)[1].split("\n## ", 1)[0]
+    runnable = [b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S) if b.startswith("import ")]
+    assert len(runnable) == 1, "README's Python example section should hold exactly one complete Python example"
     return runnable[0]
 
 

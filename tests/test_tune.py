@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 import synthaug
 from synthaug.data.real import LabelledImages
-from synthaug.tuning import RECIPE_SETTING, TuneResult, default_grid, describe_setting, tune
+from synthaug.tuning import RECIPE_SETTING, TuneResult, TuneRow, default_grid, describe_setting, mix_call, tune
 
 RATIOS = [{"strategy": "ratio", "ratio": r} for r in (0.1, 0.25, 0.5)]
 
@@ -224,11 +224,11 @@ def test_mix_auto_is_tune_dataset(monkeypatch):
     real = real_items(6)
     calls = []
 
-    def quick_tune(real_, generator, **kwargs):
+    def quick_tune(real_, model, **kwargs):
         calls.append(kwargs)
         return tune(
             real_,
-            generator,
+            model,
             lambda t, v: 0.8 + 0.1 * synthetic_share(t),
             grid=RATIOS[:1],
             seeds=1,
@@ -355,3 +355,95 @@ def test_the_default_classifier_trains_on_the_recipe_fresh_each_pass():
 def test_bad_recipe_settings_are_refused_before_training(setting, error, words):
     with pytest.raises(error, match=words):
         tune(real_items(6), PatternGenerator(0), grid=[setting], steps=5, progress=False)
+
+
+def test_the_model_is_model_and_generator_is_a_torch_generator():
+    real = real_items(6)
+
+    def score(train, val):
+        return 0.5
+
+    options = dict(grid=RATIOS[:1], seeds=1, progress=False)
+    by_name = tune(real, model=PatternGenerator(0), train_fn=score, **options)
+    with pytest.warns(DeprecationWarning, match=r"tune\(generator=<model>\) is deprecated.*model="):
+        old = tune(real, generator=PatternGenerator(0), train_fn=score, **options)
+    assert old.best == by_name.best and old.split == by_name.split
+    # generator= otherwise means randomness: the seed is drawn from it once, reproducibly.
+    drawn = [
+        tune(real, PatternGenerator(0), score, generator=torch.Generator().manual_seed(5), **options).dataset.seed
+        for _ in range(2)
+    ]
+    assert drawn[0] == drawn[1] and drawn[0] != 0
+    with pytest.raises(ValueError, match="give seed or generator, not both"):
+        tune(real, PatternGenerator(0), score, seed=1, generator=torch.Generator(), **options)
+    with pytest.raises(TypeError, match="got the model twice"):
+        tune(real, PatternGenerator(0), score, generator=PatternGenerator(0), **options)
+    with pytest.raises(TypeError, match="model: the generator must satisfy synthaug.GeneratorProtocol"):
+        tune(real, train_fn=score, **options)
+
+
+def test_mix_call_spells_out_a_setting():
+    assert mix_call(None) == "real"
+    assert mix_call({"strategy": "ratio", "ratio": 0.25, "filter": None}) == "mix(real, model, 'ratio', ratio=0.25)"
+    assert mix_call({"strategy": "balance", "filter": 0.9}) == (
+        "mix(real, model, 'balance', filter=Filter(teacher, min_confidence=0.9))"
+    )
+    assert mix_call(RECIPE_SETTING) == "mix(real, model, 'ratio', ratio=1, synthetic_weight=0.3, soft_labels=teacher)"
+    assert mix_call({"strategy": synthetic_share, "filter": None}) == "mix(real, model, synthetic_share)"
+
+
+def hand_made_result(scores: list[float | None], best: int | None, metric: str = "accuracy") -> TuneResult:
+    """A TuneResult over RATIOS whose rows have the given means (None: a skipped row)."""
+    rows = [
+        TuneRow(
+            setting,
+            float("nan") if mean is None else mean,
+            float("nan"),
+            0 if mean is None else 1,
+            () if mean is None else (mean,),
+            note="the filter accepted 0 of 9 draws" if mean is None else "",
+        )
+        for setting, mean in zip([None, *[{**r, "filter": None} for r in RATIOS]], scores)
+    ]
+    chosen = None if best is None else rows[best].setting
+    return TuneResult(chosen, rows, None, chosen is None, metric, "why", split=(24, 6))  # type: ignore[arg-type]
+
+
+def test_the_verdict_says_whether_to_mix_and_how_in_one_line():
+    mixed = hand_made_result([0.80, 0.812, 0.79, None], best=1)
+    assert mixed.verdict() == (
+        "mix — mix(real, model, 'ratio', ratio=0.1) beat real only by +1.20 points of validation accuracy"
+    )
+    kept = hand_made_result([0.80, 0.803, 0.79, None], best=None)
+    assert kept.verdict() == (
+        "keep real only — no setting beat real only beyond the noise "
+        "(best: ratio=0.1, no filter, +0.30 points of validation accuracy)"
+    )
+    skipped = hand_made_result([0.80, None, None, None], best=None)
+    assert skipped.verdict().startswith("keep real only — every mixed setting was skipped")
+    score = hand_made_result([2.0, 2.5, 1.0, None], best=1, metric="score")
+    assert score.verdict().endswith("beat real only by +0.5 in validation score")
+    assert all("\n" not in r.verdict() for r in (mixed, kept, skipped, score))
+
+
+def test_the_evidence_as_json_markdown_and_a_chart(tmp_path):
+    import json
+
+    result = hand_made_result([0.80, 0.812, 0.79, None], best=1)
+    data = result.to_dict()
+    assert json.loads(json.dumps(data, allow_nan=False)) == data  # strict JSON: NaN became None
+    assert data["verdict"] == result.verdict() and data["best"] == {"strategy": "ratio", "ratio": 0.1, "filter": None}
+    assert data["split"] == {"train": 24, "validation": 6}
+    assert [row["verdict"] for row in data["rows"]] == [
+        "baseline",
+        "chosen",
+        "worse",
+        "skipped: the filter accepted 0 of 9 draws",
+    ]
+    assert data["rows"][1]["gain"] == pytest.approx(0.012) and data["rows"][0]["gain"] is None
+    assert data["rows"][3]["mean"] is None and data["rows"][1]["mix"] == "mix(real, model, 'ratio', ratio=0.1)"
+    page = result.to_markdown("My title", figure="tune.png")
+    assert page.startswith("# My title\n\n**Verdict:** mix — ") and page.endswith(result.summary() + "\n")
+    assert "![validation accuracy per setting](tune.png)" in page and "teacher" not in page
+    path = result.save_chart(tmp_path / "tune.png")
+    assert path == tmp_path / "tune.png" and path.read_bytes()[:4] == b"\x89PNG"

@@ -1,4 +1,4 @@
-"""PNG writers: sample grids and loss curves."""
+"""PNG writers: sample grids, loss curves and score charts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from synthaug.viz import class_grid_labels, save_generator_grid, save_image_grid, save_loss_curves
+from synthaug.viz import (
+    class_grid_labels,
+    save_generator_grid,
+    save_image_grid,
+    save_loss_curves,
+    save_score_chart,
+)
 
 
 def assert_png(path):
@@ -71,3 +77,33 @@ def test_save_loss_curves_without_losses(tmp_path, records):
     with pytest.raises(ValueError, match="loss"):
         save_loss_curves(records, tmp_path / "curves.png")
     assert not (tmp_path / "curves.png").exists()
+
+
+@pytest.mark.parametrize("values", [[84.1, 85.3, float("nan")], [1.0, 1.0, 1.0]])
+def test_save_score_chart(tmp_path, values):
+    path = save_score_chart(
+        ["real only", "ratio=0.1", "skipped"],
+        values,
+        tmp_path / "scores.png",
+        errors=[0.5, float("nan"), float("nan")],
+        baseline=values[0],
+        highlight=1,
+        title="t",
+    )
+    assert path == tmp_path / "scores.png"
+    assert_png(path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(labels=[], values=[]), "labels must name at least one bar"),
+        (dict(labels=["a"], values=[1.0, 2.0]), r"values must hold one score per label \(1\), got 2"),
+        (dict(labels=["a"], values=[1.0], errors=[]), r"errors must hold one value per label \(1\), got 0"),
+        (dict(labels=["a"], values=[1.0], highlight=1), r"highlight must be an index in \[0, 1\), got 1"),
+    ],
+)
+def test_save_score_chart_bad_input(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        save_score_chart(path=tmp_path / "x.png", **kwargs)
+    assert not (tmp_path / "x.png").exists()

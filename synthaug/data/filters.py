@@ -32,6 +32,12 @@ from synthaug.validation import check_choice, check_int, check_number
 logger = logging.getLogger(__name__)
 
 Shortfall = Literal["error", "warn"]
+Shortfall.__doc__ = """What a :class:`Filter` does when samples are still rejected after ``max_rounds``: ``"error"`` or ``"warn"``.
+
+The type of ``Filter(on_shortfall=...)``: ``"error"`` raises :class:`FilterShortfall`
+naming the class and its acceptance rate; ``"warn"`` warns and keeps the last (rejected)
+draws.
+"""
 
 
 class FilterShortfall(ValueError):

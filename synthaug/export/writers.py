@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from synthaug.data.synthetic import SyntheticDataset
 from synthaug.generators.base import GeneratorProtocol
 from synthaug.utils.atomic import atomic_output, check_output
+from synthaug.utils.optional import require
 from synthaug.viz import save_generator_grid
 
 logger = logging.getLogger(__name__)
@@ -199,8 +200,10 @@ def export_grid(
     """Write a labelled PNG grid (one row per class, ``per_class`` columns), refusing to overwrite.
 
     The same picture as :func:`synthaug.viz.save_generator_grid`, with the ``force`` rule of
-    the other exports.
+    the other exports. Needs matplotlib (``pip install "synthaug[plots]"``), checked before
+    any sampling.
     """
+    require("matplotlib", "a sample grid (export_grid, synthaug sample --format grid)")
     out = check_output(out, force)
     with atomic_output(out, directory=False, force=force) as tmp:
         save_generator_grid(generator, tmp, per_class=per_class, seed=seed, truncation=truncation)

@@ -26,12 +26,46 @@ register_model = MODELS.register
 """Class decorator: ``@register_model("dae")`` makes a class loadable as ``model_type == "dae"``."""
 register_generator = register_model
 """Class decorator: ``@register_generator("cgan")`` makes a class loadable as ``model_type == "cgan"``."""
-get_model_class = MODELS.get
-"""The class registered under a model type; the error lists the known names."""
-get_generator_class = get_model_class
-"""Same as :func:`get_model_class` (any registered model type, generator or not)."""
-available_models = MODELS.names
-"""Names of every registered model type (generators and others such as ``"dae"``), sorted."""
+
+
+def get_model_class(name: str) -> type[ConfigurableModule]:
+    """The class registered under a model type, as :func:`synthaug.load` finds it.
+
+    Args:
+        name: a model type, such as ``"cgan"``, ``"cvae"`` or ``"dae"``.
+
+    Returns:
+        The registered class (a :class:`~synthaug.generators.base.ConfigurableModule`).
+
+    Raises:
+        ValueError: ``name`` is not registered; the message lists the known names.
+    """
+    return MODELS.get(name)
+
+
+def get_generator_class(name: str) -> type[ConfigurableModule]:
+    """The class registered under a model type: the same as :func:`get_model_class`, generator or not.
+
+    Args:
+        name: a model type, such as ``"cgan"`` or ``"cvae"`` (``"dae"`` too: see
+            :func:`available_generators` for the generators alone).
+
+    Returns:
+        The registered class.
+
+    Raises:
+        ValueError: ``name`` is not registered; the message lists the known names.
+    """
+    return MODELS.get(name)
+
+
+def available_models() -> list[str]:
+    """Names of every registered model type, sorted: the generators and the others, such as ``"dae"``.
+
+    Returns:
+        The model types :func:`synthaug.load` can rebuild, e.g. ``["cgan", "cvae", "dae"]``.
+    """
+    return MODELS.names()
 
 
 def available_generators() -> list[str]:

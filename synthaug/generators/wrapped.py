@@ -125,7 +125,8 @@ def wrap(
         latent_dim: size of ``z``.
         output_range: the value range of ``module``'s output; ``(-1, 1)`` for a tanh head,
             ``(0, 1)`` for a sigmoid head. Outputs are rescaled to [0, 1] and clamped.
-        class_names: optional names, one per class.
+        class_names: optional names, one per class; ``sample`` then takes them as labels
+            as synthaug's own generators do (``gen.sample(["Coat", "Bag"])``).
 
     Example:
         >>> gen = wrap(my_dcgan_generator, num_classes=10, image_shape=(1, 28, 28), latent_dim=100)

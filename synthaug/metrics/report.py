@@ -25,6 +25,7 @@ import torch
 
 from synthaug.data.synthetic import SyntheticDataset
 from synthaug.utils.atomic import atomic_file, write_text_atomic
+from synthaug.utils.optional import optional_dependency
 from synthaug.viz import save_image_grid
 
 OVERALL_ROWS = (
@@ -166,7 +167,8 @@ def markdown_report(report: Mapping[str, Any], title: str | None = None, grids: 
 
 def save_fidelity_chart(report: Mapping[str, Any], path: str | Path) -> Path:
     """Bar chart: per class, label fidelity of the samples beside the evaluator's accuracy on real test images."""
-    from matplotlib.figure import Figure
+    with optional_dependency("matplotlib", "the label fidelity chart of synthaug evaluate"):
+        from matplotlib.figure import Figure
 
     rows = report["per_class"]
     names = [str(row["class"]) for row in rows]

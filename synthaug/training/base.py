@@ -16,6 +16,7 @@ import os
 import pickle
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -38,6 +39,7 @@ from synthaug.training.config import (
     checkpoint_interval,
 )
 from synthaug.training.distributed import DistributedRun
+from synthaug.training.loggers import RunLogger, open_run_logger, require_logger
 from synthaug.training.pseudo_labels import PseudoLabelled, pseudo_label, train_labeller, unlabelled_images
 from synthaug.utils.atomic import atomic_file, write_text_atomic
 from synthaug.utils.files import check_format_version
@@ -146,7 +148,9 @@ class Trainer:
             model such as :class:`~synthaug.DenoisingAutoencoder`.
         out_dir: run directory; receives the bundle (``config.json`` + ``model.safetensors``),
             ``training_config.json``, ``metrics.jsonl``, ``samples/epoch_NNN.png``,
-            ``loss_curves.png`` and ``checkpoint.pt``.
+            ``loss_curves.png`` and ``checkpoint.pt`` (and ``tensorboard/`` with
+            ``logger="tensorboard"``). Without matplotlib (the ``plots`` extra) the run
+            goes on without the two kinds of PNG, with one warning.
         config: a config of the trainer's family (``config_class``) or the shared
             :class:`TrainingConfig` (the family's options then take their defaults).
         **overrides: fields of ``config_class`` applied on top of ``config``; an unknown
@@ -179,6 +183,9 @@ class Trainer:
             raise TypeError(f"{type(self).__name__} trains a {self.model_class.__name__}, got {type(model).__name__}")
         self.config = self.config_class.from_options(config, **{k: v for k, v in overrides.items() if v is not UNSET})
         self.config.to_dict()  # refuses now a value that training_config.json could not record
+        require_logger(self.config.logger)  # a missing package fails here, not after training
+        self._run_log = RunLogger()  # rank 0's logger while fit runs (see _fit)
+        self._plots_missing = False  # matplotlib was found missing: no more pictures this run
         self.data_source: dict[str, Any] | None = None
         self.pseudo_labels: PseudoLabelled | None = None  # what fit(..., unlabelled=) kept of the pool
         # Under torchrun: this process's rank; "cuda" means this process's GPU.
@@ -651,6 +658,8 @@ class Trainer:
             raise
         finally:
             self.nets = dict(self._trained)  # the DDP wrappers do not outlive the process group
+            self._run_log.close()
+            self._run_log = RunLogger()
         self.dist.stop()
         return result
 
@@ -691,6 +700,9 @@ class Trainer:
             # (by the interrupted run) are not duplicated.
             write_text_atomic(self.out_dir / METRICS_NAME, "".join(json.dumps(r) + "\n" for r in history))
             write_text_atomic(self.training_config_path, self.run_config().to_json())
+            # From the step the run starts at, as metrics.jsonl: events an interrupted run
+            # logged after its checkpoint are hidden. fit closes it, also on failure.
+            self._run_log = open_run_logger(self.config.logger, self.out_dir, self.global_step)
         offset = position.seconds if position.seconds is not None else history[-1]["seconds"] if history else 0.0
         start = time.perf_counter()
         # Only rank 0 writes checkpoints, on its own clock; under torchrun only at epoch ends,
@@ -756,6 +768,7 @@ class Trainer:
                         history.append(record)
                         log.write(json.dumps(record) + "\n")
                         log.flush()
+                        self._run_log.log_metrics(record)
                         bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k.startswith("loss")})
                         sums, count = {}, 0
                     if not main:
@@ -764,7 +777,7 @@ class Trainer:
                     # The grid before the checkpoint: a run killed in between repeats the epoch's
                     # last steps and writes its grid again, so no epoch's grid goes missing.
                     if step_in_epoch == end and self.config.sample_every and epoch % self.config.sample_every == 0:
-                        self.save_progress_images(f"epoch_{epoch:03d}.png")
+                        self._progress_images(f"epoch_{epoch:03d}.png")
                     now = time.perf_counter()
                     if self.global_step == total or clock.due(self.global_step, epoch_end, now):
                         done = (
@@ -780,8 +793,12 @@ class Trainer:
         self.model.eval()
         if main:
             if not self.config.sample_every:
-                self.save_progress_images(f"epoch_{last_epoch:03d}.png")
-            save_loss_curves(history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training")
+                self._progress_images(f"epoch_{last_epoch:03d}.png")
+            self._picture(
+                lambda: save_loss_curves(
+                    history, self.out_dir / "loss_curves.png", title=f"{self.model.model_type} training"
+                )
+            )
         self.finalize(data)  # every process: their models stay identical
         if not main:
             return TrainResult(self.out_dir, self.global_step, seconds, history)
@@ -794,6 +811,30 @@ class Trainer:
             self.out_dir,
         )
         return TrainResult(self.out_dir, self.global_step, seconds, history)
+
+    def _progress_images(self, name: str) -> None:
+        """:meth:`save_progress_images`, then the grid to the run's logger (TensorBoard)."""
+        if self._picture(lambda: self.save_progress_images(name)):
+            path = self.out_dir / "samples" / name
+            if path.is_file():
+                self._run_log.log_image("samples", path, self.global_step)
+
+    def _picture(self, draw: Callable[[], object]) -> bool:
+        """Run ``draw`` (a sample grid, the loss curves): without matplotlib, warn once and go on without it.
+
+        Returns whether it ran. The pictures need the ``plots`` extra; training does not.
+        """
+        if self._plots_missing:
+            return False
+        try:
+            draw()
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] != "matplotlib":
+                raise
+            self._plots_missing = True
+            logger.warning("%s; training goes on without sample grids and loss curves", error)
+            return False
+        return True
 
     def _check_finite(self, record: dict[str, float]) -> None:
         bad = {k: v for k, v in record.items() if k.startswith("loss") and not math.isfinite(v)}

@@ -12,7 +12,7 @@ back (or a hand-written JSON/YAML file of the same layout) and re-creates the ru
 
     {
       "format_version": 1,
-      "synthaug_version": "0.1.0",
+      "synthaug_version": "0.2.0",
       "model_type": "cgan",
       "trainer": "CGANTrainer",
       "data": {"source": "digits", "data_root": "...", "image_size": 16, "channels": 1, "unlabelled": null},
@@ -41,6 +41,7 @@ import torch
 from synthaug._version import __version__
 from synthaug.data.streaming import DEFAULT_IN_MEMORY_LIMIT_MB
 from synthaug.training.diffaugment import DiffAugment
+from synthaug.training.loggers import LOGGERS
 from synthaug.training.losses import GAN_LOSSES
 from synthaug.training.registry import available_trainers, get_trainer_class
 from synthaug.transforms.corruptions import CorruptionMix
@@ -131,7 +132,9 @@ class TrainingConfig:
     of optimiser steps (``500``: at steps 500, 1000, ...), a duration (``"300s"``,
     ``"10m"``, ``"1h"``) or ``"epoch"`` (after every epoch). A checkpoint is always
     written after the last step. Under torchrun a checkpoint due mid-epoch is written at
-    the end of that epoch.
+    the end of that epoch. ``logger``: ``"none"`` (the default) or ``"tensorboard"``:
+    every ``metrics.jsonl`` record and every sample grid also go to TensorBoard event files
+    in ``<out_dir>/tensorboard/`` (needs ``pip install "synthaug[tensorboard]"``).
     """
 
     epochs: int | None = None
@@ -166,6 +169,9 @@ class TrainingConfig:
     # num_workers DataLoader processes (None: one per core but one, at most 4).
     in_memory_limit_mb: float = DEFAULT_IN_MEMORY_LIMIT_MB
     num_workers: int | None = None
+    # Where losses and sample grids go besides metrics.jsonl and samples/: "none", or
+    # "tensorboard" (RUN/tensorboard/; needs the tensorboard extra, see training.loggers).
+    logger: str = "none"
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.steps is not None:
@@ -185,6 +191,7 @@ class TrainingConfig:
             "pseudo_label_threshold", self.pseudo_label_threshold, low=0.0, high=1.0
         )
         check_bool("class_balanced", self.class_balanced)
+        check_choice("logger", self.logger, LOGGERS)
         check_bool("progress", self.progress)
         check_int("sample_every", self.sample_every, low=0, expected="an int >= 0 (0: only at the end)")
         check_seed("seed", self.seed)

@@ -1,7 +1,8 @@
 """Optional dependencies: the packages behind pip extras, and the error that names the extra.
 
 The core (generators, training, datasets, mixing, export, the CLI) needs only the packages
-in pyproject's ``dependencies``. A few features need more; their modules import it inside
+in pyproject's ``dependencies``; without matplotlib (the ``plots`` extra) training runs
+without its sample grids and loss curves. A few features need more; their modules import it inside
 :func:`optional_dependency`, so a missing package fails with the command that installs it::
 
     with optional_dependency("torchmetrics", "the Fréchet distance"):
@@ -18,10 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
+from synthaug.errors import MissingOptionalDependency
+
 # import name -> (distribution on PyPI, synthaug extra that installs it). pyproject's
 # [project.optional-dependencies] must list each distribution under its extra (a test checks).
 OPTIONAL_DEPENDENCIES: dict[str, tuple[str, str]] = {
     "albumentations": ("albumentations", "albumentations"),
+    "matplotlib": ("matplotlib", "plots"),
+    "tensorboard": ("tensorboard", "tensorboard"),
     "torchmetrics": ("torchmetrics", "metrics"),
 }
 
@@ -43,10 +48,10 @@ def optional_dependency(module: str, feature: str) -> Iterator[None]:
         feature: what needs it, for the message (``"synthaug.albumentations"``).
 
     Raises:
-        ModuleNotFoundError: ``module`` (or a submodule of it) cannot be imported; the message
-            gives the pip command. Any other import error, including a missing dependency
-            *of* ``module``, passes through unchanged: reinstalling the extra is not
-            necessarily its fix.
+        MissingOptionalDependency: (a ``ModuleNotFoundError``) ``module`` (or a submodule of
+            it) cannot be imported; the message gives the pip command. Any other import
+            error, including a missing dependency *of* ``module``, passes through
+            unchanged: reinstalling the extra is not necessarily its fix.
     """
     hint = install_hint(module)
     try:
@@ -55,7 +60,7 @@ def optional_dependency(module: str, feature: str) -> Iterator[None]:
         if error.name is None or error.name.split(".")[0] != module:
             raise
         distribution, _ = OPTIONAL_DEPENDENCIES[module]
-        raise ModuleNotFoundError(
+        raise MissingOptionalDependency(
             f"{feature} needs the optional dependency {distribution!r}, which is not installed; install it with: {hint}",
             name=error.name,
         ) from error

@@ -1294,7 +1294,7 @@ def _evaluate_generator(gen, bundle: Path, args: argparse.Namespace) -> None:
     print(f"report: {args.out / 'report.md'} (+ report.json and {len(report['per_class']) + 1} PNG figures)")
 
 
-def _tune_real_data(args: argparse.Namespace, image_shape: tuple[int, int, int]) -> _TrainingSet:
+def _tune_real_data(args: argparse.Namespace, image_shape: tuple[int, ...]) -> _TrainingSet:
     """--data at the bundle's image size (as ``train`` reads it); refused when its channels are not the bundle's."""
     from synthaug.data.folder import inspect_image_folder
 

@@ -197,7 +197,9 @@ def test_plots_without_matplotlib_name_the_plots_extra(monkeypatch, tmp_path, ca
     assert not list(tmp_path.iterdir())
 
 
-def test_training_without_matplotlib_goes_on_without_pictures(monkeypatch, caplog, generator_factory, dae_factory, tmp_path):
+def test_training_without_matplotlib_goes_on_without_pictures(
+    monkeypatch, caplog, generator_factory, dae_factory, tmp_path
+):
     from synthaug.data.real import LabelledImages
     from synthaug.training import CGANTrainer, DAETrainer
 

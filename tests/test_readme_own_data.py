@@ -86,6 +86,7 @@ def test_the_own_data_section_runs_as_written(tmp_path, monkeypatch, capsys):
     out = tmp_path / "tune-report"
     assert {p.name for p in out.iterdir()} == {"tune.md", "tune.json", "tune.png"}
     verdict = capsys.readouterr().out.splitlines()[-1]
-    assert verdict.startswith("verdict: ") and verdict == "verdict: " + json.loads((out / "tune.json").read_text())[
-        "verdict"
-    ]
+    assert (
+        verdict.startswith("verdict: ")
+        and verdict == "verdict: " + json.loads((out / "tune.json").read_text())["verdict"]
+    )

@@ -108,14 +108,22 @@ def test_wrapped_generator_repr_and_shape():
 def test_sample_takes_class_names_like_the_other_generators():
     """``sample(["Coat", "Bag"])`` resolves names through the base class's resolver, as cGAN/cVAE do."""
     gen = synthaug.wrap(
-        LabelEcho(), num_classes=3, image_shape=(1, 4, 4), latent_dim=2, output_range=(0, 1), class_names=["T-shirt", "Coat", "Bag"]
+        LabelEcho(),
+        num_classes=3,
+        image_shape=(1, 4, 4),
+        latent_dim=2,
+        output_range=(0, 1),
+        class_names=["T-shirt", "Coat", "Bag"],
     )
     by_name = gen.sample(["Bag", "T-shirt", "Coat"], generator=torch.Generator().manual_seed(0))
     by_index = gen.sample(torch.tensor([2, 0, 1]), generator=torch.Generator().manual_seed(0))
     assert torch.equal(by_name, by_index)
     assert by_name[:, 0, 0, 0].tolist() == [1.0, 0.0, 0.5]  # the names reached the module as their indices
     assert torch.equal(gen.sample(["Coat", 2]), gen.sample(torch.tensor([1, 2])))  # names and indices mixed
-    with pytest.raises(ValueError, match=r"labels\[1\] has unknown class 'Shoe'; expected 0\.\.2 or one of \['T-shirt', 'Coat', 'Bag'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"labels\[1\] has unknown class 'Shoe'; expected 0\.\.2 or one of \['T-shirt', 'Coat', 'Bag'\]",
+    ):
         gen.sample(["Coat", "Shoe"])
     with pytest.raises(TypeError, match="labels must be a torch.Tensor of class indices or a list"):
         gen.sample("Coat")  # one name is not a list of one-letter classes

@@ -76,9 +76,7 @@ def test_scalars_and_sample_grids_go_to_tensorboard(family, generator_factory, d
 
 
 def test_a_run_that_samples_only_at_the_end_logs_that_grid(generator_factory, pattern_factory, tmp_path):
-    CGANTrainer(generator_factory("cgan"), tmp_path, steps=4, **{**SETTINGS, "sample_every": 0}).fit(
-        pattern_factory(8)
-    )
+    CGANTrainer(generator_factory("cgan"), tmp_path, steps=4, **{**SETTINGS, "sample_every": 0}).fit(pattern_factory(8))
     assert [e.step for e in events(tmp_path).Images("samples")] == [4]
 
 
@@ -128,9 +126,7 @@ def test_only_the_main_process_writes_events(generator_factory, pattern_factory,
 
 def test_the_default_logger_writes_no_events(generator_factory, pattern_factory, tmp_path):
     assert TrainingConfig().logger == "none"
-    CGANTrainer(generator_factory("cgan"), tmp_path, epochs=1, **{**SETTINGS, "logger": "none"}).fit(
-        pattern_factory(8)
-    )
+    CGANTrainer(generator_factory("cgan"), tmp_path, epochs=1, **{**SETTINGS, "logger": "none"}).fit(pattern_factory(8))
     assert (tmp_path / "metrics.jsonl").is_file()
     assert not (tmp_path / TENSORBOARD_DIR).exists()
 
@@ -165,7 +161,9 @@ def block_tensorboard(monkeypatch) -> None:
 def test_missing_tensorboard_names_the_extra_before_training(monkeypatch, generator_factory, tmp_path):
     block_tensorboard(monkeypatch)
     extra = r'pip install "synthaug\[tensorboard\]"'
-    with pytest.raises(ModuleNotFoundError, match=rf"^logger='tensorboard' .*needs the optional dependency 'tensorboard'.*{extra}$"):
+    with pytest.raises(
+        ModuleNotFoundError, match=rf"^logger='tensorboard' .*needs the optional dependency 'tensorboard'.*{extra}$"
+    ):
         require_logger("tensorboard")
     with pytest.raises(ModuleNotFoundError, match=extra):
         CGANTrainer(generator_factory("cgan"), tmp_path / "run", logger="tensorboard")

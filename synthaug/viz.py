@@ -19,6 +19,9 @@ from synthaug.utils.atomic import atomic_file
 from synthaug.utils.optional import optional_dependency
 from synthaug.validation import check_seed, positive_int
 
+# What needs matplotlib, for the error that names the `plots` extra (every picture here).
+_FEATURE = "synthaug.viz (sample grids and charts)"
+
 
 def _save_figure(figure, path: str | Path) -> Path:
     path = Path(path)
@@ -40,7 +43,7 @@ def save_image_grid(
     title: str | None = None,
 ) -> Path:
     """Save images ``[N, C, H, W]`` in [0, 1] as a PNG grid, ``per_row`` per row, rows labelled."""
-    with optional_dependency("matplotlib", "synthaug.viz (sample grids and charts)"):
+    with optional_dependency("matplotlib", _FEATURE):
         from matplotlib.figure import Figure
 
     if not isinstance(images, torch.Tensor):
@@ -102,7 +105,7 @@ def save_generator_grid(
 
 def save_loss_curves(records: Iterable[Mapping[str, float]], path: str | Path, title: str | None = None) -> Path:
     """Plot every ``loss*`` field of metric records (dicts with a ``step``) against step."""
-    with optional_dependency("matplotlib", "synthaug.viz (sample grids and charts)"):
+    with optional_dependency("matplotlib", _FEATURE):
         from matplotlib.figure import Figure
 
     series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
@@ -160,7 +163,7 @@ def save_score_chart(
     Example:
         >>> save_score_chart(["real only", "ratio=0.5"], [84.1, 85.3], "scores.png", baseline=84.1, highlight=1)
     """
-    with optional_dependency("matplotlib", "synthaug.viz (sample grids and charts)"):
+    with optional_dependency("matplotlib", _FEATURE):
         from matplotlib.figure import Figure
 
     labels, values = [str(label) for label in labels], [float(v) for v in values]

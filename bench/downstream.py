@@ -61,6 +61,7 @@ from synthaug.data.real import LabelledImages, RealData, load_digits_data, load_
 from synthaug.filters import Filter, train_filter_classifier
 from synthaug.training import CGANTrainer, CVAETrainer
 from synthaug.transforms import VAEVariation
+from synthaug.transforms.translation import HeadToTail
 from synthaug.utils.seeding import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,19 +121,30 @@ def budget(quick: bool, smoke: bool) -> Budget:
         )
     if quick:
         return Budget(seeds=3, protocols=["low100"], all_rows=False, **SHARED)
-    return Budget(seeds=3, protocols=["low50", "low100", "low500", "longtail", "full", "semi100"], **SHARED)
+    return Budget(
+        seeds=3, protocols=["low50", "low100", "low500", "longtail", "longtail10", "full", "semi100"], **SHARED
+    )
 
 
 def kind_of(protocol: str) -> str:
+    if protocol.startswith("longtail"):
+        return "longtail"
     return "low" if protocol.startswith("low") else "semi" if protocol.startswith("semi") else protocol
+
+
+# The long-tail protocols: (largest, smallest) class counts; imbalance ratio 100 and 10.
+LONG_TAILS = {"longtail": (5000, 50), "longtail10": (5000, 500)}
 
 
 # ----------------------------------------------------------------------------- data
 def protocol_data(name: str, real: RealData, smoke: bool) -> LabelledImages:
     if name.startswith("low"):
         return per_class_subset(real.train, int(name[3:]), seed=0)
-    if name == "longtail":
-        return long_tail(real.train, 120 if smoke else 5000, 3 if smoke else 50, seed=0)
+    if name in LONG_TAILS:
+        largest, smallest = LONG_TAILS[name]
+        return long_tail(
+            real.train, 120 if smoke else largest, max(3, 120 * smallest // largest) if smoke else smallest, seed=0
+        )
     return real.train
 
 
@@ -148,7 +160,7 @@ def trained_generator(
     shape = dict(num_classes=k, channels=train.images.shape[1], image_size=train.images.shape[2], class_names=names)
     with seeded(0):
         model = synthaug.ConditionalGAN(**shape) if family == "cgan" else synthaug.ConditionalVAE(**shape)
-    options = {"class_balanced": True} if (family == "cgan" and protocol == "longtail") else {}
+    options = {"class_balanced": True} if (family == "cgan" and kind_of(protocol) == "longtail") else {}
     trainer = CGANTrainer if family == "cgan" else CVAETrainer
     t0 = time.perf_counter()
     trainer(model, path, epochs=epochs, seed=0, progress=False, sample_every=0, **options).fit(train)
@@ -259,6 +271,8 @@ def recipes(
                     notes=f"synthetic per class {budget_per_class}",
                 )
             )
+    if imbalanced:
+        rows += long_tail_rows(train, gens, screen, counts)
     if guard is not None:
         rows.append(
             Recipe(
@@ -272,10 +286,112 @@ def recipes(
     return rows
 
 
+# Long-tail levers (issue 16): the share of each class's draws that is synthetic, the
+# share of steps after which synthetic items (and class-balanced batches) switch on, and
+# the most translations made per class (a pool the sampler draws from).
+SYNTHETIC_SHARE = 0.3
+LATE = 0.8
+TRANSLATION_POOL = 1000
+
+
+def long_tail_rows(train: LabelledImages, gens: dict, screen: Filter, counts: np.ndarray) -> list[Recipe]:
+    """The long-tail baselines of the literature and synthaug's long-tail recipes (docs/benchmarks.md).
+
+    Baselines: the logit-adjusted loss (tau 1, which is balanced softmax), post-hoc logit
+    adjustment, deferred re-weighting, and the logit-adjusted loss followed by deferred
+    class-balanced resampling (the twin of the late recipes without synthetic items).
+    Recipes: the proportion sampler over a ``balance`` top-up; the same switched on late
+    after the logit-adjusted loss; head -> tail translation (M2m) in pixel and cVAE-latent
+    space, switched on late, from the frozen filter classifier.
+    """
+    real = train.as_dataset()
+    share = SYNTHETIC_SHARE
+    rows = [
+        Recipe(
+            "logit-adjusted loss (tau 1 = balanced softmax) + classic aug",
+            lambda s: real,
+            augment=True,
+            loss="logit_adjusted",
+        ),
+        Recipe("post-hoc logit adjustment (tau 1) + classic aug", lambda s: real, augment=True, posthoc_adjust=True),
+        Recipe("deferred re-weighting (DRW, from 80%) + classic aug", lambda s: real, augment=True, loss="drw"),
+        Recipe(
+            "logit-adjusted loss, then class-balanced resampling from 80% + classic aug",
+            lambda s: real,
+            augment=True,
+            loss="logit_adjusted",
+            balanced_sampler=True,
+            synthetic_from=LATE,
+            plain_early=True,
+        ),
+    ]
+    for family, gen in gens.items():
+        rows.append(
+            Recipe(
+                f"{family} balance, synthetic share {share:g} per class + classic aug",
+                _mixer(real, gen, "balance", {"synthetic_share": share}, None),
+                augment=True,
+                synthetic_share=share,
+            )
+        )
+    for family, gen in gens.items():
+        rows.append(
+            Recipe(
+                f"logit-adjusted loss, then {family} balance at share {share:g} from 80% + classic aug",
+                _mixer(real, gen, "balance", {"synthetic_share": share}, None),
+                augment=True,
+                loss="logit_adjusted",
+                synthetic_share=share,
+                synthetic_from=LATE,
+                plain_early=True,
+            )
+        )
+    pool = {c: int(min(counts.max() - n, TRANSLATION_POOL)) for c, n in enumerate(counts) if n < counts.max()}
+    translators = {
+        "pixel": HeadToTail(screen.classifier, train, space="pixel"),
+        "cvae latent": HeadToTail(screen.classifier, train, space="latent", cvae=gens["cvae"]),
+    }
+    for space, translator in translators.items():
+        rows.append(
+            Recipe(
+                f"logit-adjusted loss, then M2m {space} translation at share {share:g} from 80% + classic aug",
+                _mixer(real, translator, pool, {"synthetic_share": share}, None),
+                augment=True,
+                loss="logit_adjusted",
+                synthetic_share=share,
+                synthetic_from=LATE,
+                plain_early=True,
+                notes=f"translations per class {pool}; acceptance in translation-<protocol>.json",
+                extra={"translator": translator},
+            )
+        )
+    rows.append(
+        Recipe(
+            f"M2m pixel translation at share {share:g} + class-balanced sampling + classic aug",
+            _mixer(real, translators["pixel"], pool, {"synthetic_share": share}, None),
+            augment=True,
+            synthetic_share=share,
+            notes=f"translations per class {pool}",
+            extra={"translator": translators["pixel"]},
+        )
+    )
+    return rows
+
+
 def user_pipeline(imbalanced: bool) -> Recipe:
     """The best non-generative training a user would run anyway: the guard's baseline."""
     # fresh_each_pass: a user's loop calls set_epoch (the recipe setting draws fresh samples each pass).
     return Recipe("user pipeline", lambda s: None, augment=True, balanced_sampler=imbalanced, fresh_each_pass=True)
+
+
+# The guard's candidates on a long tail: the default grid's additive settings that fit a
+# long tail, and the proportion-sampler recipe with and without the filter.
+LONG_TAIL_GUARD_GRID: list[dict[str, Any]] = [
+    {"strategy": "ratio", "ratio": 0.5},
+    {"strategy": "balance"},
+    {"strategy": "balance", "synthetic_share": 0.3},
+    {"strategy": "balance", "synthetic_share": 0.3, "filter": 0.9},
+]
 
 
 def guard_choice(
@@ -304,9 +420,12 @@ def guard_choice(
     counts = np.bincount(train.labels.numpy(), minlength=k)
     imbalanced = bool(counts.max() > 2 * counts.min())
     path = out / f"guard-{protocol}.json"
-    if path.exists():
-        decision = json.loads(path.read_text())
-    else:
+    # On a long tail the guard also gets the proportion-sampler recipe as a candidate (issue 16).
+    grid = LONG_TAIL_GUARD_GRID if imbalanced else None
+    decision = json.loads(path.read_text()) if path.exists() else None
+    if decision is not None and decision.get("grid") != grid:
+        decision = None  # decided over another grid: decide again
+    if decision is None:
         family = max(gens, key=lambda f: float(fidelity[f].mean()))
         pipeline = user_pipeline(imbalanced)
         image_shape = tuple(train.images.shape[1:])
@@ -320,7 +439,9 @@ def guard_choice(
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = synthaug.tune(real, gens[family], train_fn, seeds=seeds, filter_steps=500, progress=False)
+            result = synthaug.tune(
+                real, gens[family], train_fn, grid=grid, seeds=seeds, filter_steps=500, progress=False
+            )
         decision = {
             "generator": family,
             "best": result.best,
@@ -330,6 +451,7 @@ def guard_choice(
             "seeds": seeds,
             "metric": "balanced accuracy" if imbalanced else "accuracy",
             "summary": result.summary(),
+            "grid": grid,
         }
         path.write_text(json.dumps(decision, indent=1) + "\n")
     print(f"{protocol} | guard ({decision['seconds']} s): {decision['reason']}", flush=True)
@@ -338,7 +460,11 @@ def guard_choice(
     def build(seed: int) -> Dataset:
         if best is None:
             return real
-        options = {key: best[key] for key in ("ratio", "target", "p", "synthetic_weight") if best.get(key) is not None}
+        options = {
+            key: best[key]
+            for key in ("ratio", "target", "p", "synthetic_weight", "synthetic_share")
+            if best.get(key) is not None
+        }
         if best.get("soft_labels"):
             options["soft_labels"] = screen.classifier
         chosen = (
@@ -401,7 +527,7 @@ def plot(protocol: str, table: list[dict], path: Path) -> Path:
 
     from synthaug.viz import _save_figure
 
-    metric = "balanced_accuracy" if protocol == "longtail" else "accuracy"
+    metric = "balanced_accuracy" if kind_of(protocol) == "longtail" else "accuracy"
     names = [e["row"] for e in table][::-1]
     means = np.array([e[metric][0] for e in table][::-1])
     stds = np.array([e[metric][1] for e in table][::-1])
@@ -429,8 +555,8 @@ def guard_check(protocol: str, table: list[dict]) -> str:
     guard = next((e for e in table if e["row"].startswith("guard")), None)
     if guard is None:
         return ""
-    metric = "balanced_accuracy" if protocol == "longtail" else "accuracy"
-    baseline = "class-balanced resampling + classic aug" if protocol == "longtail" else "real + classic aug"
+    metric = "balanced_accuracy" if kind_of(protocol) == "longtail" else "accuracy"
+    baseline = "class-balanced resampling + classic aug" if kind_of(protocol) == "longtail" else "real + classic aug"
     parts = []
     for name, role in ((baseline, "the same pipeline without synthetic data"), ("real only", "no augmentation")):
         if name in rows:
@@ -610,8 +736,28 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     guard = guard_choice(
         protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size, plan.guard_seeds, out
     )
-    rows = recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows, guard)
+    # longtail10 (added later) runs the core rows: no filtered variants, to fit the budget.
+    rows = recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows and protocol != "longtail10", guard)
     run_rows(protocol, rows, plan.seeds, steps, plan.batch_size, real.test, k, image_shape, out)
+    save_translation_reports(protocol, rows, out)
+
+
+def save_translation_reports(protocol: str, rows: list[Recipe], out: Path) -> None:
+    """Per translator: what was asked for, translated and replaced by real images (this run's counts)."""
+    reports = {}
+    for recipe in rows:
+        translator = recipe.extra.get("translator")
+        if translator is not None and translator.requested.sum():
+            reports[translator.space] = {
+                "requested": translator.requested.tolist(),
+                "translated": translator.translated.tolist(),
+                "fell_back": translator.fell_back.tolist(),
+                "settings": repr(translator),
+            }
+    if reports:
+        path = out / f"translation-{protocol}.json"
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**saved, **reports}, indent=1) + "\n")
 
 
 def run_rows(

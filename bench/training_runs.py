@@ -106,12 +106,26 @@ class Recipe:
     # Levers on top of the data (shares of the step budget; 0 is off):
     synthetic_from: float = 0.0  # train on the real items only until this share, then on the mix
     finetune_last_layer: float = 0.0  # the last share of steps: only the final layer, on real items
+    # Long-tail levers (docs/benchmarks.md, "longtail"):
+    synthetic_share: float | None = None  # draw batches with dataset.sampler(): this share of each class synthetic
+    plain_early: bool = False  # with synthetic_from: the early phase samples real items at their natural frequency
+    loss: str = "ce"  # "ce", "logit_adjusted" (synthaug.losses, tau 1) or "drw" (re-weighting from 80% of the steps)
+    posthoc_adjust: bool = False  # predict with synthaug.losses.posthoc_logit_adjustment (tau 1)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _loader(
-    items: Dataset, labels: np.ndarray, counts: np.ndarray, balanced: bool, steps: int, batch_size: int, rng
+    items: Dataset,
+    labels: np.ndarray,
+    counts: np.ndarray,
+    balanced: bool,
+    steps: int,
+    batch_size: int,
+    rng,
+    sampler: Any = None,
 ) -> DataLoader:
+    if sampler is not None:
+        return DataLoader(items, batch_size=batch_size, sampler=sampler)
     if balanced:
         weights = torch.from_numpy(1.0 / counts[labels]).double()
         sampler = WeightedRandomSampler(weights, num_samples=steps * batch_size, generator=rng)
@@ -125,12 +139,15 @@ def _train_steps(
     steps: int,
     next_batch: Callable[[int], tuple],
     recipe: Recipe,
-    class_weight: torch.Tensor | None,
+    criterion: Callable[[int], Callable[..., torch.Tensor]],
     rng: torch.Generator,
     mix_rng: np.random.Generator,
     first_step: int = 0,
 ) -> None:
-    """``steps`` Adam steps (lr 1e-3, cosine decay to zero) on ``parameters``; ``next_batch(step)`` gives each batch."""
+    """``steps`` Adam steps (lr 1e-3, cosine decay to zero) on ``parameters``; ``next_batch(step)`` gives each batch.
+
+    ``criterion(step)`` is the per-item loss ``(logits, targets) -> [B]`` of that step.
+    """
     optimizer = torch.optim.Adam(parameters, lr=1e-3)
     # Cosine decay to zero: the last iterate is a converged model, not a point on a noisy
     # trajectory, so rows differ by their data rather than by where training stopped.
@@ -138,17 +155,16 @@ def _train_steps(
     teacher = recipe.extra.get("teacher")
     for step in range(first_step, first_step + steps):
         images, targets, weights, synthetic = next_batch(step)
+        loss_of = criterion(step)
         if recipe.mixup:
             lam = float(mix_rng.beta(0.2, 0.2))
             perm = torch.randperm(len(images), generator=rng)
             images = lam * images + (1 - lam) * images[perm]
             out = model(images)
-            loss = lam * F.cross_entropy(out, targets, weight=class_weight, reduction="none") + (
-                1 - lam
-            ) * F.cross_entropy(out, targets[perm], weight=class_weight, reduction="none")
+            loss = lam * loss_of(out, targets) + (1 - lam) * loss_of(out, targets[perm])
         else:
             out = model(images)
-            loss = F.cross_entropy(out, targets, weight=class_weight, reduction="none")
+            loss = loss_of(out, targets)
             if teacher is not None and bool(synthetic.any()):
                 # Soft labels: synthetic items learn the real-trained teacher's belief
                 # about what they show, not the label they were drawn for.
@@ -178,12 +194,18 @@ def fit(
     rng = torch.Generator().manual_seed(seed)
     mix_rng = np.random.default_rng(seed)
 
-    def stream(data: Dataset, start_pass: int = 0):
+    def stream(data: Dataset, start_pass: int = 0, balanced: bool = recipe.balanced_sampler):
         """Batches of ``data`` forever, one pass after another (fresh synthetic items each pass)."""
         items = Items(data, augment, recipe.synthetic_weight)
         labels = np.asarray(synthaug.data.read_labels(data, progress=False))
         counts = np.bincount(labels, minlength=k)
-        loader = _loader(items, labels, counts, recipe.balanced_sampler, steps, batch_size, rng)
+        sampler = None
+        share = recipe.synthetic_share if recipe.synthetic_share is not None else getattr(data, "synthetic_share", None)
+        if share is not None and hasattr(data, "sampler"):
+            # The user's line: DataLoader(train, sampler=train.sampler()) (a ProportionSampler);
+            # a mix made with synthetic_share= (the guard's choice) asks for it too.
+            sampler = data.sampler(steps * batch_size, synthetic_share=share, seed=seed)
+        loader = _loader(items, labels, counts, balanced, steps, batch_size, rng, sampler)
         passes = start_pass
         while True:
             if recipe.fresh_each_pass and hasattr(data, "set_epoch"):
@@ -193,25 +215,22 @@ def fit(
 
     labels = np.asarray(synthaug.data.read_labels(dataset, progress=False))
     counts = np.bincount(labels, minlength=k)
-    class_weight = (
-        torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float32)
-        if recipe.class_weighted_loss
-        else None
-    )
+    real_part = getattr(dataset, "real", dataset)
+    real_counts = np.bincount(np.asarray(synthaug.data.read_labels(real_part, progress=False)), minlength=k)
     with seeded(seed):
         model = SmallCNN(k, image_shape[0], image_shape[1])
     finetune_steps = round(steps * recipe.finetune_last_layer)
     main_steps = steps - finetune_steps
     switch = round(main_steps * recipe.synthetic_from)
-    real_part = getattr(dataset, "real", dataset)
-    early = stream(real_part) if switch else None
+    early = stream(real_part, balanced=recipe.balanced_sampler and not recipe.plain_early) if switch else None
     mixed = stream(dataset)
+    criterion = _criterion(recipe, counts, real_counts, k, switch, main_steps)
 
     def next_main(step: int) -> tuple:
         return next(early if early is not None and step < switch else mixed)
 
     model.train()
-    _train_steps(model, list(model.parameters()), main_steps, next_main, recipe, class_weight, rng, mix_rng)
+    _train_steps(model, list(model.parameters()), main_steps, next_main, recipe, criterion, rng, mix_rng)
     if finetune_steps:
         last = model.head[-1]
         for parameter in model.parameters():
@@ -219,11 +238,59 @@ def fit(
         model.eval()  # batch-norm statistics stay those of the main phase
         tail = stream(real_part)
         _train_steps(
-            model, list(last.parameters()), finetune_steps, lambda step: next(tail), recipe, class_weight, rng, mix_rng
+            model, list(last.parameters()), finetune_steps, lambda step: next(tail), recipe, criterion, rng, mix_rng
         )
         for parameter in model.parameters():
             parameter.requires_grad_(True)
+    if recipe.posthoc_adjust:
+        model = PosthocAdjusted(model, real_counts)
     return model.eval()
+
+
+def _criterion(
+    recipe: Recipe, counts: np.ndarray, real_counts: np.ndarray, k: int, switch: int, steps: int
+) -> Callable[[int], Callable[..., torch.Tensor]]:
+    """The per-item loss of each step, built from synthaug.losses as a user's loop would."""
+    if recipe.loss == "logit_adjusted":
+        # The prior is that of the batches' sampling: the real counts while sampling
+        # naturally, uniform (no adjustment) once batches are class-balanced.
+        natural = synthaug.losses.LogitAdjustedLoss(real_counts, reduction="none")
+        if not (recipe.balanced_sampler or recipe.synthetic_share is not None):
+            return lambda step: natural
+        if not (switch and recipe.plain_early):
+            raise ValueError(f"{recipe.name}: the logit-adjusted loss under balanced sampling is plain cross-entropy")
+
+        def plain(out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(out, targets, reduction="none")
+
+        return lambda step: natural if step < switch else plain
+    if recipe.loss == "drw":
+        drw = synthaug.losses.DeferredReweighting(real_counts, start_step=round(0.8 * steps), reduction="none")
+
+        def at(step: int):
+            drw.set_step(step)
+            return drw
+
+        return at
+    if recipe.loss != "ce":
+        raise ValueError(f"{recipe.name}: loss must be 'ce', 'logit_adjusted' or 'drw', got {recipe.loss!r}")
+    weight = (
+        torch.tensor(counts.sum() / (k * np.maximum(counts, 1)), dtype=torch.float32)
+        if recipe.class_weighted_loss
+        else None
+    )
+    return lambda step: lambda out, targets: F.cross_entropy(out, targets, weight=weight, reduction="none")
+
+
+class PosthocAdjusted(torch.nn.Module):
+    """A trained classifier whose logits are corrected by ``synthaug.losses.posthoc_logit_adjustment``."""
+
+    def __init__(self, model: torch.nn.Module, counts: np.ndarray) -> None:
+        super().__init__()
+        self.model, self.counts = model, counts
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return synthaug.losses.posthoc_logit_adjustment(self.model(images), self.counts)
 
 
 def predict(model: SmallCNN, images: torch.Tensor) -> np.ndarray:

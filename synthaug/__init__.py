@@ -16,11 +16,12 @@ Or train a denoising autoencoder that maps corrupted images back to clean ones::
 
 from synthaug import (
     filters,  # noqa: E402  (synthaug.filters.Filter)
+    losses,  # noqa: E402  (synthaug.losses.LogitAdjustedLoss etc.)
     transforms,  # noqa: E402  (synthaug.transforms.gaussian_noise, CorruptionMix)
     viz,  # noqa: E402  (synthaug.viz.save_image_grid etc.)
 )
 from synthaug._version import __version__
-from synthaug.data import ChunkShuffleSampler, MixedDataset, SyntheticBatches, SyntheticDataset, mix
+from synthaug.data import ChunkShuffleSampler, MixedDataset, ProportionSampler, SyntheticBatches, SyntheticDataset, mix
 from synthaug.errors import BundleError
 from synthaug.export import ExportedDataset
 from synthaug.generators import (
@@ -52,6 +53,7 @@ __all__ = [
     "ExportedDataset",
     "GeneratorProtocol",
     "MixedDataset",
+    "ProportionSampler",
     "SyntheticBatches",
     "SyntheticDataset",
     "WrappedGenerator",
@@ -60,6 +62,7 @@ __all__ = [
     "available_models",
     "filters",
     "load",
+    "losses",
     "mix",
     "viz",
     "register_generator",

@@ -60,7 +60,7 @@ DEFAULT_FILTER_THRESHOLDS = (None, 0.9)
 # Largest / smallest real class count above which data count as imbalanced: the default
 # grid then adds "balance" and metric="auto" scores balanced accuracy.
 IMBALANCE_RATIO = 1.5
-_SETTING_KEYS = ("strategy", "ratio", "target", "p", "filter", "synthetic_weight", "soft_labels")
+_SETTING_KEYS = ("strategy", "ratio", "target", "p", "filter", "synthetic_weight", "soft_labels", "synthetic_share")
 # The recipe of docs/benchmarks.md as a grid setting: as many synthetic items as real ones,
 # fresh every pass, each weighing 0.3 in the loss, with the filter classifier's soft labels.
 RECIPE_SETTING: dict[str, Any] = {
@@ -100,6 +100,8 @@ def describe_setting(setting: Mapping[str, Any] | None) -> str:
         head += f", weight={setting['synthetic_weight']:g}"
     if setting.get("soft_labels"):
         head += ", soft labels"
+    if setting.get("synthetic_share") is not None:
+        head += f", synthetic share {setting['synthetic_share']:g}"
     return head
 
 
@@ -126,6 +128,8 @@ def mix_call(setting: Mapping[str, Any] | None) -> str:
         args.append(f"synthetic_weight={setting['synthetic_weight']:g}")
     if setting.get("soft_labels"):
         args.append("soft_labels=teacher")
+    if setting.get("synthetic_share") is not None:
+        args.append(f"synthetic_share={setting['synthetic_share']:g}")
     return f"mix({', '.join(args)})"
 
 
@@ -468,6 +472,8 @@ def _check_grid(grid: Any) -> list[dict[str, Any]]:
         if setting.get("synthetic_weight") is not None:
             check_number(f"grid[{i}]: synthetic_weight", setting["synthetic_weight"], low=0.0, high=1.0, low_open=True)
         check_bool(f"grid[{i}]: soft_labels", setting.get("soft_labels", False))
+        if setting.get("synthetic_share") is not None:
+            check_number(f"grid[{i}]: synthetic_share", setting["synthetic_share"], low=0.0, high=1.0)
         settings.append({"filter": None, **setting})
     return settings
 
@@ -651,11 +657,13 @@ def tune(
         val_images = LabelledImages.from_dataset(val_part, progress)
 
         def run(train_dataset: MixedDataset, run_seed: int) -> float:
-            # Probability targets (the recipe) train on the mix itself, fresh every pass;
-            # other settings are read into memory once.
+            # Probability targets (the recipe) and a synthetic share (its sampler needs to
+            # tell synthetic items apart) train on the mix itself, fresh every pass; other
+            # settings are read into memory once.
             vectors = train_dataset.probability_targets is not None
+            shared = train_dataset.synthetic_share is not None
             net = train_classifier(
-                train_dataset if vectors else LabelledImages.from_dataset(train_dataset, False).as_dataset(),
+                train_dataset if vectors or shared else LabelledImages.from_dataset(train_dataset, False).as_dataset(),
                 model.num_classes,
                 tuple(model.image_shape),
                 steps=steps,
@@ -663,7 +671,8 @@ def tune(
                 seed=run_seed,
                 progress=False,
                 desc="tune classifier",
-                fresh_each_pass=vectors,
+                fresh_each_pass=vectors or shared,
+                sampler=train_dataset.sampler(seed=run_seed) if shared else None,
             )
             return _score(net, val_images, chosen_metric)
     else:
@@ -773,7 +782,9 @@ def _mix(
         if setting is None:
             return mix(real, model, "ratio", seed, ratio=0.0, **options)
         kwargs = {
-            key: setting[key] for key in ("ratio", "target", "p", "synthetic_weight") if setting.get(key) is not None
+            key: setting[key]
+            for key in ("ratio", "target", "p", "synthetic_weight", "synthetic_share")
+            if setting.get(key) is not None
         }
         if setting.get("soft_labels"):
             kwargs["soft_labels"] = teacher if teacher is not None else _untrained_teacher(model)

@@ -22,6 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "synthaug"
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("synthaug._version", "synthaug.errors", "synthaug.validation", "synthaug.utils")),
+    ("losses", ("synthaug.losses",)),
     ("generators", ("synthaug.generators", "synthaug.io")),
     ("viz", ("synthaug.viz",)),
     ("data", ("synthaug.data",)),

@@ -28,7 +28,16 @@ def test_downstream_smoke_run_and_report(tmp_path):
             for metric in ("accuracy", "balanced_accuracy", "worst_class_recall"):
                 mean, std = row[metric]
                 assert 0 <= mean <= 100 and std >= 0
-    assert "class-balanced resampling + classic aug" in [r["row"] for r in summary["protocols"]["longtail"]]
+    long_tail = [r["row"] for r in summary["protocols"]["longtail"]]
+    assert "class-balanced resampling + classic aug" in long_tail
+    # Issue 16's rows: the literature's long-tail losses, the proportion sampler, M2m in both spaces.
+    for part in ("logit-adjusted loss (tau 1", "post-hoc logit adjustment", "deferred re-weighting", "synthetic share"):
+        assert any(part in name for name in long_tail), part
+    assert any("M2m pixel" in name for name in long_tail) and any("M2m cvae latent" in name for name in long_tail)
+    translation = json.loads((tmp_path / "translation-longtail.json").read_text())
+    for space in ("pixel", "latent"):
+        counts = translation[space]
+        assert sum(counts["requested"]) == sum(counts["translated"]) + sum(counts["fell_back"]) > 0
     assert (tmp_path / "bundles" / "longtail-cgan" / "model.safetensors").exists()
     # semi20: the generators learnt from the pool through fit(labelled, unlabelled=...), and
     # self-training's pseudo-labels were scored (never trained on the pool's true labels).

@@ -447,3 +447,46 @@ def test_the_evidence_as_json_markdown_and_a_chart(tmp_path):
     assert "![validation accuracy per setting](tune.png)" in page and "teacher" not in page
     path = result.save_chart(tmp_path / "tune.png")
     assert path == tmp_path / "tune.png" and path.read_bytes()[:4] == b"\x89PNG"
+
+
+SHARED = {"strategy": "balance", "synthetic_share": 0.5}
+
+
+def imbalanced_items():
+    data = make_pattern_data(12, seed=2)
+    keep = torch.cat([torch.nonzero(data.labels == c).flatten()[:n] for c, n in enumerate((12, 6, 3))])
+    return LabelledImages(data.images[keep], data.labels[keep]).as_dataset()
+
+
+def test_a_synthetic_share_setting_reaches_train_fn_and_the_chosen_dataset():
+    seen = []
+
+    def score(train, val):
+        seen.append(train.synthetic_share)
+        return 0.9 if train.synthetic_share is not None else 0.5
+
+    result = tune(imbalanced_items(), PatternGenerator(0), score, grid=[SHARED], seeds=1, val_noise=False, progress=False)
+    assert seen == [None, 0.5]
+    assert result.best["synthetic_share"] == 0.5 and result.dataset.synthetic_share == 0.5
+    assert describe_setting(SHARED).endswith(", synthetic share 0.5")
+    assert mix_call({**SHARED, "filter": None}) == "mix(real, model, 'balance', synthetic_share=0.5)"
+
+
+def test_the_default_classifier_draws_a_shared_setting_through_its_sampler(monkeypatch):
+    from synthaug.data import samplers
+
+    made = []
+    original = samplers.ProportionSampler.__init__
+
+    def spy(self, *args, **kwargs):
+        made.append(kwargs.get("synthetic_share"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(samplers.ProportionSampler, "__init__", spy)
+    result = tune(imbalanced_items(), PatternGenerator(0), grid=[SHARED], steps=6, seeds=1, progress=False)
+    assert made and made[0] == 0.5 and result.table[1].n == 1
+
+
+def test_a_share_outside_0_1_in_the_grid_is_refused():
+    with pytest.raises(ValueError, match=r"grid\[0\]: synthetic_share"):
+        tune(real_items(6), PatternGenerator(0), grid=[{**SHARED, "synthetic_share": 2}], steps=5, progress=False)

@@ -14,6 +14,7 @@ from synthaug.data.items import apply_transforms, reseed_transform_rngs
 from synthaug.data.labels import read_labels
 from synthaug.data.mixing import MixedDataset, mix, register_strategy
 from synthaug.data.real import LabelledImages, RealData, load_real_data
+from synthaug.data.samplers import ProportionSampler
 from synthaug.data.synthetic import ChunkShuffleSampler, SyntheticDataset
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ImageFormat",
     "LabelledImages",
     "MixedDataset",
+    "ProportionSampler",
     "RealData",
     "SyntheticBatches",
     "SyntheticDataset",

@@ -52,6 +52,7 @@ from synthaug.data.counts import (
 from synthaug.data.image_format import IMAGE_KINDS, ImageFormat, ImageKind, detect_format, from_float_chw
 from synthaug.data.items import apply_transforms
 from synthaug.data.labels import label_histogram, read_labels
+from synthaug.data.samplers import ProportionSampler
 from synthaug.data.synthetic import SyntheticDataset
 from synthaug.data.targets import ProbabilityTargets
 from synthaug.generators.base import GeneratorProtocol
@@ -221,6 +222,8 @@ class MixedDataset(VisionDataset):
         class_to_idx: ``{name: index}``.
         targets: all labels, in item order, as a LongTensor (with ``synthetic_weight`` or
             ``soft_labels`` the items' targets are vectors; these stay class indices).
+        synthetic_share: the share of each class's draws that :meth:`sampler` makes
+            synthetic (``None`` unless given to :func:`mix`).
     """
 
     def __init__(
@@ -238,6 +241,7 @@ class MixedDataset(VisionDataset):
         target_transform: Callable | None = None,
         label_reference: Any = 0,
         probability_targets: ProbabilityTargets | None = None,
+        synthetic_share: float | None = None,
     ) -> None:
         super().__init__(root=None, transform=transform, target_transform=target_transform)
         self.real = real
@@ -256,6 +260,7 @@ class MixedDataset(VisionDataset):
         self._additive_counts = synthetic_counts
         self._label_reference = label_reference
         self.probability_targets = probability_targets
+        self.synthetic_share = synthetic_share
         # Soft labels per synthetic chunk: one teacher call per generator call, not per item.
         self._soft_targets: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._build()
@@ -337,6 +342,43 @@ class MixedDataset(VisionDataset):
         """Whether item ``index`` (negative counts from the end) is a synthetic one."""
         return self._source_of(check_index(index, len(self))) < 0
 
+    def synthetic_mask(self) -> np.ndarray:
+        """Whether each item is synthetic, as a bool array ``[len(self)]`` (this epoch)."""
+        if self._source is not None:
+            return self._source < 0
+        return np.arange(len(self)) >= len(self.real_labels)
+
+    def sampler(
+        self,
+        num_samples: int | None = None,
+        *,
+        synthetic_share: float | None = None,
+        class_balanced: bool = True,
+        synthetic_from_epoch: int = 0,
+        seed: int | None = None,
+    ) -> ProportionSampler:
+        """A :class:`~synthaug.data.ProportionSampler` over this dataset honouring its ``synthetic_share``.
+
+        Args:
+            num_samples: draws per epoch (default ``len(self)``).
+            synthetic_share: overrides the share given to :func:`mix` (one of the two is needed).
+            class_balanced, synthetic_from_epoch: see :class:`~synthaug.data.ProportionSampler`.
+            seed: the order's seed (default: the mix's seed).
+        """
+        share = self.synthetic_share if synthetic_share is None else synthetic_share
+        if share is None:
+            raise ValueError(
+                "sampler needs a synthetic share: pass mix(..., synthetic_share=0.3) or sampler(synthetic_share=0.3)"
+            )
+        return ProportionSampler(
+            self,
+            synthetic_share=share,
+            num_samples=num_samples,
+            class_balanced=class_balanced,
+            synthetic_from_epoch=synthetic_from_epoch,
+            seed=self.seed if seed is None else seed,
+        )
+
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         index = check_index(index, len(self))
         source = self._source_of(index)
@@ -394,6 +436,8 @@ class MixedDataset(VisionDataset):
         ]
         if self.probability_targets is not None:
             lines.append(f"    Targets: {self.probability_targets.describe()}")
+        if self.synthetic_share is not None:
+            lines.append(f"    Synthetic share per class (sampler()): {self.synthetic_share:g}")
         if len(self.real_counts) <= 20:
             lines.append("    Real per class: " + str(self.real_counts))
             lines.append("    Synthetic per class: " + str(self.synthetic_counts))
@@ -448,6 +492,7 @@ def mix(
     chunk_size: int = 256,
     synthetic_weight: float | None = None,
     soft_labels: Any = None,
+    synthetic_share: float | None = None,
     progress: bool = True,
     generator: torch.Generator | None = None,
 ) -> MixedDataset:
@@ -483,6 +528,11 @@ def mix(
             from float images ``[N, C, H, W]`` in [0, 1] to logits, or a
             :class:`~synthaug.filters.Filter`, whose classifier is used): synthetic items
             learn its belief about what they show. Put in eval mode.
+        synthetic_share: the share, in [0, 1], of each class's draws that are synthetic
+            when batches come from ``mixed.sampler()`` (a
+            :class:`~synthaug.data.ProportionSampler`): class-balanced batches in which a
+            rare class's few real images keep ``1 - synthetic_share`` of its draws however
+            many synthetic items topped it up. It changes no item, only the sampler.
         progress: show a progress bar when labels must be read item by item.
         generator: a ``torch.Generator`` to draw the seed from (once, now) instead of ``seed``.
 
@@ -495,6 +545,12 @@ def mix(
         >>> train = synthaug.mix(real_train, gen, "ratio", ratio=1 / 6)
         >>> train = synthaug.mix(real_train, gen, "not majority")   # imbalanced-learn's word
         >>> loader = DataLoader(train, batch_size=128, shuffle=True)
+
+        A long tail topped up, with the rare classes' real images kept in charge (70% of
+        each class's draws real)::
+
+        >>> train = synthaug.mix(real_train, gen, "balance", synthetic_share=0.3)
+        >>> loader = DataLoader(train, batch_size=128, sampler=train.sampler())
 
         The recipe of docs/benchmarks.md (fresh samples each epoch, weight 0.3, soft labels
         from a real-trained teacher)::
@@ -527,6 +583,7 @@ def mix(
             progress=progress,
             synthetic_weight=synthetic_weight,
             soft_labels=soft_labels,
+            synthetic_share=synthetic_share,
         )
     if not isinstance(model, GeneratorProtocol):
         raise TypeError(
@@ -534,6 +591,8 @@ def mix(
         )
     check_callable("transform", transform)
     check_callable("target_transform", target_transform)
+    if synthetic_share is not None:
+        synthetic_share = check_number("synthetic_share", synthetic_share, low=0.0, high=1.0)
     # Synthetic labels must mean the real data's classes: matched by name where both name them.
     model = align_classes(model, real, real_name="the real dataset", caller="mix")
     k = model.num_classes
@@ -577,6 +636,7 @@ def mix(
         target_transform,
         label_reference=first[1],
         probability_targets=vectors,
+        synthetic_share=synthetic_share,
     )
 
 
@@ -592,6 +652,7 @@ def _delegate(
     filter: Any,  # noqa: A002
     synthetic_weight: Any,
     soft_labels: Any,
+    synthetic_share: Any = None,
     **options: Any,
 ) -> MixedDataset:
     """A registered strategy (``"tuned"``: the guard) chooses ``ratio``/``target``/``p``/``filter`` itself.
@@ -607,6 +668,7 @@ def _delegate(
             ("filter", filter),
             ("synthetic_weight", synthetic_weight),
             ("soft_labels", soft_labels),
+            ("synthetic_share", synthetic_share),
         )
         if value is not None
     ]

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from synthaug.data.real import LabelledImages
@@ -64,6 +64,7 @@ def train_classifier(
     progress: bool = True,
     desc: str = "classifier",
     fresh_each_pass: bool = False,
+    sampler: Sampler[int] | None = None,
 ) -> SmallCNN:
     """Train a :class:`SmallCNN` for exactly ``steps`` Adam steps on ``(image tensor, label)`` items.
 
@@ -71,7 +72,9 @@ def train_classifier(
     budget is the same whatever the dataset's length. A label may be a class index or a
     class-probability vector (``mix(..., synthetic_weight=, soft_labels=)``).
     ``fresh_each_pass``: call the dataset's ``set_epoch(pass)`` before each pass (fresh
-    synthetic items, as a user's loop does).
+    synthetic items, as a user's loop does). ``sampler``: draws the batches' items instead
+    of shuffling (e.g. ``mixed.sampler()``, a :class:`~synthaug.data.ProportionSampler`);
+    its ``set_epoch(pass)`` is called each pass too.
     """
     positive_int("steps", steps)
     channels, height, _ = image_shape
@@ -80,7 +83,8 @@ def train_classifier(
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=True,
+        shuffle=sampler is None,
+        sampler=sampler,
         drop_last=len(dataset) > batch_size,  # type: ignore[arg-type]  # map-style datasets have __len__; the stub omits it
         generator=torch.Generator().manual_seed(seed),
     )
@@ -92,6 +96,8 @@ def train_classifier(
         while done < steps:
             if fresh_each_pass and hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(passes)
+            if sampler is not None and hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(passes)
             passes += 1
             for images, labels in loader:
                 loss = F.cross_entropy(model(images.to(device)), torch.as_tensor(labels).to(device))

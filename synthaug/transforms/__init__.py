@@ -1,5 +1,6 @@
 """Image transforms: the corruptions a denoising autoencoder learns to undo, and the
-generative transforms that put trained models in a data pipeline (replace, mix, denoise, vary)."""
+generative transforms that put trained models in a data pipeline (replace, mix, denoise, vary),
+and head -> tail translation for long tails (:class:`HeadToTail`)."""
 
 from synthaug.transforms.corruptions import (
     CORRUPTIONS,
@@ -20,14 +21,18 @@ from synthaug.transforms.generative import (
     VAEVariation,
     vae_variation,
 )
+from synthaug.transforms.translation import HeadToTail, Translation, TranslationShortfall
 
 __all__ = [
     "BatchSyntheticMix",
     "CORRUPTIONS",
     "CorruptionMix",
     "Denoise",
+    "HeadToTail",
     "SeveritySpec",
     "SyntheticReplace",
+    "Translation",
+    "TranslationShortfall",
     "VAEVariation",
     "available_corruptions",
     "blur",

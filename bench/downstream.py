@@ -306,6 +306,9 @@ def long_tail_rows(train: LabelledImages, gens: dict, screen: Filter, counts: np
     """
     real = train.as_dataset()
     share = SYNTHETIC_SHARE
+    # The logit-adjusted loss while batches follow the real class frequencies, then class-
+    # balanced batches (with synthetic items, for the recipes) for the last 20% of steps.
+    late = dict(augment=True, loss="logit_adjusted", synthetic_from=LATE, plain_early=True)
     rows = [
         Recipe(
             "logit-adjusted loss (tau 1 = balanced softmax) + classic aug",
@@ -318,34 +321,26 @@ def long_tail_rows(train: LabelledImages, gens: dict, screen: Filter, counts: np
         Recipe(
             "logit-adjusted loss, then class-balanced resampling from 80% + classic aug",
             lambda s: real,
-            augment=True,
-            loss="logit_adjusted",
             balanced_sampler=True,
-            synthetic_from=LATE,
-            plain_early=True,
+            **late,
         ),
     ]
     for family, gen in gens.items():
-        rows.append(
+        top_up = _mixer(real, gen, "balance", {"synthetic_share": share}, None)
+        rows += [
             Recipe(
                 f"{family} balance, synthetic share {share:g} per class + classic aug",
-                _mixer(real, gen, "balance", {"synthetic_share": share}, None),
+                top_up,
                 augment=True,
                 synthetic_share=share,
-            )
-        )
-    for family, gen in gens.items():
-        rows.append(
+            ),
             Recipe(
                 f"logit-adjusted loss, then {family} balance at share {share:g} from 80% + classic aug",
-                _mixer(real, gen, "balance", {"synthetic_share": share}, None),
-                augment=True,
-                loss="logit_adjusted",
+                top_up,
                 synthetic_share=share,
-                synthetic_from=LATE,
-                plain_early=True,
-            )
-        )
+                **late,
+            ),
+        ]
     pool = {c: int(min(counts.max() - n, TRANSLATION_POOL)) for c, n in enumerate(counts) if n < counts.max()}
     translators = {
         "pixel": HeadToTail(screen.classifier, train, space="pixel"),
@@ -356,25 +351,12 @@ def long_tail_rows(train: LabelledImages, gens: dict, screen: Filter, counts: np
             Recipe(
                 f"logit-adjusted loss, then M2m {space} translation at share {share:g} from 80% + classic aug",
                 _mixer(real, translator, pool, {"synthetic_share": share}, None),
-                augment=True,
-                loss="logit_adjusted",
                 synthetic_share=share,
-                synthetic_from=LATE,
-                plain_early=True,
                 notes=f"translations per class {pool}; acceptance in translation-<protocol>.json",
                 extra={"translator": translator},
+                **late,
             )
         )
-    rows.append(
-        Recipe(
-            f"M2m pixel translation at share {share:g} + class-balanced sampling + classic aug",
-            _mixer(real, translators["pixel"], pool, {"synthetic_share": share}, None),
-            augment=True,
-            synthetic_share=share,
-            notes=f"translations per class {pool}",
-            extra={"translator": translators["pixel"]},
-        )
-    )
     return rows
 
 
@@ -532,8 +514,7 @@ def plot(protocol: str, table: list[dict], path: Path) -> Path:
     means = np.array([e[metric][0] for e in table][::-1])
     stds = np.array([e[metric][1] for e in table][::-1])
     colours = [
-        "tab:orange" if ("cgan" in n or "cvae" in n) else "tab:green" if n.startswith("guard") else "tab:blue"
-        for n in names
+        "tab:orange" if is_synthetic_row(n) else "tab:green" if n.startswith("guard") else "tab:blue" for n in names
     ]
     figure = Figure(figsize=(9, 0.32 * len(names) + 1.2))
     ax = figure.subplots()
@@ -546,6 +527,49 @@ def plot(protocol: str, table: list[dict], path: Path) -> Path:
     ax.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     return _save_figure(figure, path)
+
+
+def is_synthetic_row(name: str) -> bool:
+    """Whether a row trains on synthaug's synthetic items (a generator's or translations)."""
+    return any(word in name for word in ("cgan", "cvae", "M2m"))
+
+
+def target_check(protocol: str, table: list[dict], margin: float) -> dict[str, Any] | None:
+    """The best synthaug recipe against the best non-generative row (the guard is neither).
+
+    ``reached``: the recipe leads by at least ``margin`` points, the gap exceeds twice the
+    larger seed std, and its worst-class recall is no lower than that row's.
+    """
+    metric = "balanced_accuracy" if kind_of(protocol) == "longtail" else "accuracy"
+    synthetic = [e for e in table if is_synthetic_row(e["row"])]
+    real = [e for e in table if not is_synthetic_row(e["row"]) and not e["row"].startswith("guard")]
+    if not synthetic or not real:
+        return None
+    best, base = (max(rows, key=lambda e: e[metric][0]) for rows in (synthetic, real))
+    gap = best[metric][0] - base[metric][0]
+    noise = 2 * max(best[metric][1], base[metric][1])
+    worst_ok = best["worst_class_recall"][0] >= base["worst_class_recall"][0]
+    return {
+        "metric": metric,
+        "best_recipe": best["row"],
+        "best_recipe_score": best[metric],
+        "best_non_generative": base["row"],
+        "best_non_generative_score": base[metric],
+        "gap": round(gap, 2),
+        "twice_the_larger_std": round(noise, 2),
+        "worst_class_recall": [best["worst_class_recall"], base["worst_class_recall"]],
+        "target": margin,
+        "reached": bool(gap >= margin and gap > noise and worst_ok),
+    }
+
+
+# Rows longtail10 leaves out to fit a 2-core session: on the ratio-100 tail each was 4 to 7
+# points behind class-balanced resampling, or (cVAE-latent M2m) cost about 4 times a plain
+# row (its decoder runs in every translation step).
+LONGTAIL10_SKIPPED = ("mixup", "replace p=0.3", "M2m cvae latent")
+
+# Issue 16's targets: best recipe >= best non-generative row + this many points.
+LONG_TAIL_TARGETS = {"longtail": 2.0, "longtail10": 1.0}
 
 
 def guard_check(protocol: str, table: list[dict]) -> str:
@@ -689,6 +713,10 @@ def main() -> None:
         if check:
             report.setdefault("guard_checks", {})[protocol] = check
         print(markdown(protocol, table) + "\n" + (f"\n{check}\n" if check else ""))
+        if protocol in LONG_TAIL_TARGETS:
+            targets = target_check(protocol, table, LONG_TAIL_TARGETS[protocol])
+            report.setdefault("targets", {})[protocol] = targets
+            print(f"Target check: {json.dumps(targets)}\n")
     if args.out is None and not args.smoke:  # the docs show the default run's plots: refresh them
         for name, path in report.get("plots", {}).items():
             shutil.copyfile(path, ROOT / "docs" / "img" / f"downstream-{name.replace(' ', '-')}.png")
@@ -736,8 +764,11 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     guard = guard_choice(
         protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size, plan.guard_seeds, out
     )
-    # longtail10 (added later) runs the core rows: no filtered variants, to fit the budget.
+    # longtail10 (added later) runs the core rows: no filtered variants, and none of the
+    # rows the ratio-100 tail showed far behind (docs/benchmarks.md), to fit the budget.
     rows = recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows and protocol != "longtail10", guard)
+    if protocol == "longtail10":
+        rows = [row for row in rows if not any(part in row.name for part in LONGTAIL10_SKIPPED)]
     run_rows(protocol, rows, plan.seeds, steps, plan.batch_size, real.test, k, image_shape, out)
     save_translation_reports(protocol, rows, out)
 

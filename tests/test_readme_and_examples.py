@@ -59,10 +59,11 @@ def test_readme_example_runs_as_written(digits_bundle, tmp_path, monkeypatch):
         ("mix_strategies.py", ["--filter-steps", "20"]),
         ("transforms_denoise_and_variation.py", ["--tiny"]),
         ("synthetic_recipe.py", ["--epochs", "2", "--teacher-steps", "20"]),
+        ("long_tail.py", ["--epochs", "2", "--judge-steps", "20"]),
     ],
 )
 def test_example_script_runs(script, args, digits_bundle):
-    if script in ("quickstart.py", "mix_strategies.py", "synthetic_recipe.py"):
+    if script in ("quickstart.py", "mix_strategies.py", "synthetic_recipe.py", "long_tail.py"):
         args = ["--bundle", str(digits_bundle), *args]
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True, timeout=300

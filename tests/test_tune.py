@@ -465,7 +465,9 @@ def test_a_synthetic_share_setting_reaches_train_fn_and_the_chosen_dataset():
         seen.append(train.synthetic_share)
         return 0.9 if train.synthetic_share is not None else 0.5
 
-    result = tune(imbalanced_items(), PatternGenerator(0), score, grid=[SHARED], seeds=1, val_noise=False, progress=False)
+    result = tune(
+        imbalanced_items(), PatternGenerator(0), score, grid=[SHARED], seeds=1, val_noise=False, progress=False
+    )
     assert seen == [None, 0.5]
     assert result.best["synthetic_share"] == 0.5 and result.dataset.synthetic_share == 0.5
     assert describe_setting(SHARED).endswith(", synthetic share 0.5")

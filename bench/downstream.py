@@ -563,11 +563,6 @@ def target_check(protocol: str, table: list[dict], margin: float) -> dict[str, A
     }
 
 
-# Rows longtail10 leaves out to fit a 2-core session: on the ratio-100 tail each was 4 to 7
-# points behind class-balanced resampling, or (cVAE-latent M2m) cost about 4 times a plain
-# row (its decoder runs in every translation step).
-LONGTAIL10_SKIPPED = ("mixup", "replace p=0.3", "M2m cvae latent")
-
 # Issue 16's targets: best recipe >= best non-generative row + this many points.
 LONG_TAIL_TARGETS = {"longtail": 2.0, "longtail10": 1.0}
 
@@ -764,11 +759,8 @@ def run_protocol(protocol: str, real: RealData, plan: Budget, out: Path, smoke: 
     guard = guard_choice(
         protocol, train, gens, fidelity, screen, k, max(steps // 2, 1), plan.batch_size, plan.guard_seeds, out
     )
-    # longtail10 (added later) runs the core rows: no filtered variants, and none of the
-    # rows the ratio-100 tail showed far behind (docs/benchmarks.md), to fit the budget.
+    # longtail10 (added later) runs the core rows: no filtered variants, to fit the budget.
     rows = recipes(protocol, train, gens, screen, fidelity, k, plan.all_rows and protocol != "longtail10", guard)
-    if protocol == "longtail10":
-        rows = [row for row in rows if not any(part in row.name for part in LONGTAIL10_SKIPPED)]
     run_rows(protocol, rows, plan.seeds, steps, plan.batch_size, real.test, k, image_shape, out)
     save_translation_reports(protocol, rows, out)
 

@@ -102,7 +102,31 @@ def cvae_mixture(results: dict[str, Any]) -> str:
     )
 
 
+# ---- docs/denoising.md and the README: Denoise against corrupted inputs (bench/results/robustness/) ----
+
+
+def robustness_tables(results: dict[str, Any]) -> str:
+    return f"Written by `{results['command']}` (`bench/results/robustness/summary.json`).\n\n" + results[
+        "markdown"
+    ].rstrip("\n")
+
+
+def robustness_readme(results: dict[str, Any]) -> str:
+    shares = [v for v in results["recovered_strongest"].values() if v is not None]
+    cost = results["clean_cost"]
+    targets = results["targets"]
+    return paragraph(
+        f"On Fashion-MNIST, `Denoise` in front of a classifier trained on clean images wins back "
+        f"{min(shares):.0%} to {max(shares):.0%} of the accuracy lost to synthaug's four corruptions at their two "
+        f"strongest levels, and costs {cost['denoise'] * 100:.2f} points on clean images "
+        f"({cost['denoise_gated'] * 100:.2f} with the gate); {targets['reached']} of its {targets['total']} targets "
+        "are reached (`python bench/robustness.py`, tables in docs/denoising.md)."
+    )
+
+
 BLOCKS: dict[str, Block] = {
+    "robustness-tables": Block("bench/results/robustness/summary.json", robustness_tables),
+    "robustness-readme": Block("bench/results/robustness/summary.json", robustness_readme),
     "demo-accuracy": Block("bench/results/demo.json", demo_accuracy),
     "demo-seconds": Block("bench/results/demo.json", demo_seconds),
     "cvae-mixture": Block("bench/results/quality.json", cvae_mixture),

@@ -60,6 +60,7 @@ def test_readme_example_runs_as_written(digits_bundle, tmp_path, monkeypatch):
         ("transforms_denoise_and_variation.py", ["--tiny"]),
         ("synthetic_recipe.py", ["--epochs", "2", "--teacher-steps", "20"]),
         ("long_tail.py", ["--epochs", "2", "--judge-steps", "20"]),
+        ("robust_classifier.py", ["--tiny"]),
     ],
 )
 def test_example_script_runs(script, args, digits_bundle):

@@ -93,6 +93,24 @@ def check_images(images: Any, *, name: str = "images") -> torch.Tensor:
     return images
 
 
+def check_model_images(images: Any, image_shape: tuple[int, ...], *, name: str = "images") -> torch.Tensor:
+    """:func:`check_images`, plus the model's ``[C, H, W]`` and values in [0, 1] (NaN fails); returns ``images``."""
+    check_images(images, name=name)
+    if tuple(images.shape[1:]) != tuple(image_shape):
+        raise ValueError(f"{name} must have shape [B, {', '.join(map(str, image_shape))}], got {tuple(images.shape)}")
+    if images.numel():
+        low, high = float(images.min()), float(images.max())  # also NaN: comparisons below fail
+        if not (0.0 <= low and high <= 1.0):
+            raise ValueError(f"{name} must have values in [0, 1], got values in [{low:.3g}, {high:.3g}]")
+    return images
+
+
+def reconstruction_error(reconstructions: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared difference ``[B]`` (float32, on the images' device) of two ``[B, C, H, W]`` batches."""
+    diff = reconstructions.to(device=images.device, dtype=torch.float32) - images.float()
+    return diff.square().flatten(1).mean(1)
+
+
 def check_generator(generator: Any) -> torch.Generator | None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")

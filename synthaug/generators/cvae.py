@@ -9,7 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthaug.generators.base import ConditionalGenerator, check_labels, register_to_config
+from synthaug.generators.base import (
+    ConditionalGenerator,
+    check_labels,
+    check_model_images,
+    preserving_modes,
+    reconstruction_error,
+    register_to_config,
+)
 from synthaug.generators.blocks import (
     LEGACY_STAGES,
     ConditionalDecoder,
@@ -241,6 +248,47 @@ class ConditionalVAE(ConditionalGenerator):
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.decode(z, labels)
+
+    @torch.no_grad()
+    def score(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-image reconstruction error: how unlike the training data each image is.
+
+        Each image is encoded to its posterior mean and decoded again, and the score is the
+        mean over channels and pixels of ``(reconstruction - x) ** 2``. With ``labels`` the
+        image is reconstructed as that class; without them (the usual case for flagging
+        inputs) as every class in turn, and the lowest error counts: an image of no class the
+        model knows, or one damaged, reconstructs badly under all of them.
+
+        Args:
+            images: float tensor ``[B, C, H, W]`` in [0, 1] matching ``image_shape``, on any device.
+            labels: LongTensor ``[B]`` of class indices, or ``None`` (best over the classes;
+                ``num_classes`` model calls).
+
+        Returns:
+            A float32 tensor ``[B]`` on the images' device, >= 0. Eval mode, no gradients;
+            every submodule's mode is restored afterwards.
+
+        Example:
+            >>> vae.score(images)                # [B]: high for damaged or unfamiliar images
+        """
+        check_model_images(images, self.image_shape)
+        if labels is not None:
+            labels = check_labels(labels, self.num_classes)
+            if len(labels) != len(images):
+                raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(images)} images")
+        x = images.to(device=self.device, dtype=torch.float32)
+        with preserving_modes(self):
+            if labels is not None:
+                return self._reconstruction_error(x, labels.to(self.device)).to(images.device)
+            errors = [
+                self._reconstruction_error(x, torch.full((len(x),), k, dtype=torch.long, device=self.device))
+                for k in range(self.num_classes)
+            ]
+        return torch.stack(errors).amin(0).to(images.device)
+
+    def _reconstruction_error(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        mu, _ = self.encode_unchecked(images, labels)
+        return reconstruction_error(self.decode(mu, labels), images)
 
     @staticmethod
     def reparameterize(

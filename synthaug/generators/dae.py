@@ -14,7 +14,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from synthaug.generators.base import ConfigurableModule, check_images, preserving_modes, register_to_config
+from synthaug.generators.base import (
+    ConfigurableModule,
+    check_model_images,
+    preserving_modes,
+    reconstruction_error,
+    register_to_config,
+)
 from synthaug.generators.config import IntField
 from synthaug.generators.registry import register_model
 
@@ -91,16 +97,7 @@ class DenoisingAutoencoder(ConfigurableModule):
 
     def check_images(self, images: Any, *, name: str = "images") -> torch.Tensor:
         """Validate a batch this model can denoise (type, dtype, shape, values in [0, 1]); returns it unchanged."""
-        check_images(images, name=name)
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"{name} must have shape [B, {', '.join(map(str, self.image_shape))}], got {tuple(images.shape)}"
-            )
-        if images.numel():
-            low, high = float(images.min()), float(images.max())  # also NaN: comparisons below fail
-            if not (0.0 <= low and high <= 1.0):
-                raise ValueError(f"{name} must have values in [0, 1], got values in [{low:.3g}, {high:.3g}]")
-        return images
+        return check_model_images(images, self.image_shape, name=name)
 
     @torch.no_grad()
     def denoise(self, images: torch.Tensor) -> torch.Tensor:
@@ -121,3 +118,30 @@ class DenoisingAutoencoder(ConfigurableModule):
         with preserving_modes(self):
             out = self(images.to(device=self.device, dtype=next(self.parameters()).dtype))
         return out.to(device=images.device, dtype=images.dtype)
+
+    @torch.no_grad()
+    def denoise_and_score(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(denoise(images), score(images))`` from one model call (what the gated ``Denoise`` uses)."""
+        out = self.denoise(images)
+        return out, reconstruction_error(out, images)
+
+    @torch.no_grad()
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        """Per-image reconstruction error: how much the denoiser changes each image.
+
+        The mean over channels and pixels of ``(denoise(x) - x) ** 2``. A clean image like
+        the training data comes back nearly unchanged (a low score); noise, specks, holes
+        and other damage the model learnt to remove are changed, so they score high. Use it
+        to flag corrupted inputs (see :func:`synthaug.metrics.reconstruction_score`) or to
+        gate :class:`~synthaug.transforms.Denoise`.
+
+        Args:
+            images: float tensor ``[B, C, H, W]`` in [0, 1] matching ``image_shape``, on any device.
+
+        Returns:
+            A float32 tensor ``[B]`` on the images' device, >= 0.
+
+        Example:
+            >>> dae.score(torch.stack([clean, noisy]))   # the noisy copy scores higher
+        """
+        return self.denoise_and_score(images)[1]

@@ -23,15 +23,18 @@ from synthaug.metrics.evaluator_cache import Evaluator, evaluator_classifier
 from synthaug.metrics.fidelity import frechet_distance, kernel_distance, label_fidelity, predict
 from synthaug.metrics.manifold import prdc
 from synthaug.metrics.memorisation import memorisation_check
+from synthaug.metrics.reconstruction import ReconstructionScorer, detection_auroc, reconstruction_score
 from synthaug.metrics.report import markdown_report, write_report
 
 __all__ = [
     "Evaluator",
     "KernelDistance",
+    "ReconstructionScorer",
     "SmallCNN",
     "accuracy",
     "classification_accuracy_score",
     "denoising_report",
+    "detection_auroc",
     "evaluate_generator",
     "evaluator_classifier",
     "frechet_distance",
@@ -45,6 +48,7 @@ __all__ = [
     "per_class_accuracy",
     "prdc",
     "predict",
+    "reconstruction_score",
     "report_table",
     "train_classifier",
     "train_classifier_on",

@@ -43,6 +43,7 @@ from synthaug.generators.cvae import ConditionalVAE
 from synthaug.generators.dae import DenoisingAutoencoder
 from synthaug.transforms.generative import (
     BundleModel,
+    check_gate,
     check_label,
     check_probability,
     check_strength,
@@ -154,6 +155,9 @@ class Denoise(_ModelTransform):
     Args:
         dae: the model, or the path of its bundle (needed for ``A.to_dict``).
         batch_size: images per model call for the ``images`` target.
+        gate: ``None`` (denoise every image) or a reconstruction-score threshold: images the
+            denoiser would change less come back unchanged (see ``synthaug.transforms.Denoise``,
+            whose ``calibrate_gate`` places it).
         p: probability of applying the transform.
 
     Targets: image, images. Image types: uint8, float32.
@@ -166,20 +170,31 @@ class Denoise(_ModelTransform):
     model_arg = "dae"
     model_class = DenoisingAutoencoder
 
-    def __init__(self, dae: DenoisingAutoencoder | str | os.PathLike, batch_size: int = 256, p: float = 1.0) -> None:
+    def __init__(
+        self,
+        dae: DenoisingAutoencoder | str | os.PathLike,
+        batch_size: int = 256,
+        gate: float | None = None,
+        p: float = 1.0,
+    ) -> None:
         super().__init__(dae, p)
         self.batch_size = check_count("batch_size", batch_size)
+        self.gate = check_gate(gate)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("dae", "batch_size")
+        return ("dae", "batch_size", "gate")
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
         batch, fmt = image_to_batch(img, self.model.image_shape, "denoiser")
-        return from_float_chw(self.model.denoise(batch)[0], fmt)
+        denoised, score = self.model.denoise_and_score(batch)
+        if self.gate is not None and float(score[0]) <= self.gate:
+            return img
+        return from_float_chw(denoised[0], fmt)
 
     def apply_to_images(self, images: np.ndarray, **params: Any) -> np.ndarray:
         batch = _stack_to_batch(images, self.model.image_shape, "denoiser")
-        return _batch_to_stack(denoise_in_batches(self.model, batch, self.batch_size), images)
+        # Gated-out images survive the float round trip exactly (uint8 is re-quantised).
+        return _batch_to_stack(denoise_in_batches(self.model, batch, self.batch_size, self.gate), images)
 
 
 class VAEVariation(_ModelTransform):

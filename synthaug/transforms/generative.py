@@ -433,11 +433,41 @@ class BatchSyntheticMix(_GeneratorTransform):
         return f"{type(self).__name__}(model={describe_model(self.model)}, p={self.p}, seed={self.seed})"
 
 
-def denoise_in_batches(dae: DenoisingAutoencoder, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """``dae.denoise`` over float images ``[B, C, H, W]`` in [0, 1], ``batch_size`` per model call."""
+def denoise_in_batches(
+    dae: DenoisingAutoencoder, images: torch.Tensor, batch_size: int, gate: float | None = None
+) -> torch.Tensor:
+    """``dae.denoise`` over float images ``[B, C, H, W]`` in [0, 1], ``batch_size`` per model call.
+
+    With a ``gate``, only images whose :meth:`~synthaug.DenoisingAutoencoder.score` is
+    above it are replaced by their denoised version; the others come back exactly as given.
+    """
     if not len(images):
         return images.clone()
-    return torch.cat([dae.denoise(chunk) for chunk in images.split(batch_size)])
+    if gate is None:
+        return torch.cat([dae.denoise(chunk) for chunk in images.split(batch_size)])
+    parts = []
+    for chunk in images.split(batch_size):
+        denoised, scores = dae.denoise_and_score(chunk)
+        flagged = (scores > gate).view(-1, *([1] * (chunk.dim() - 1)))
+        parts.append(torch.where(flagged, denoised, chunk))
+    return torch.cat(parts)
+
+
+def check_gate(gate: Any) -> float | None:
+    """A ``Denoise`` gate: ``None`` (denoise every image) or a score threshold >= 0."""
+    if gate is None:
+        return None
+    return validation.check_number("gate", gate, low=0.0, expected="None or a reconstruction-score threshold >= 0")
+
+
+def gate_threshold(dae: DenoisingAutoencoder, clean_images: torch.Tensor, quantile: float, batch_size: int) -> float:
+    """The ``quantile`` of ``dae``'s scores on ``clean_images``: a gate that leaves that share of them untouched."""
+    quantile = validation.check_number("quantile", quantile, low=0.0, high=1.0, low_open=True, high_open=True)
+    dae.check_images(check_images(clean_images, name="clean_images"), name="clean_images")
+    if len(clean_images) < 2:
+        raise ValueError(f"clean_images must hold at least 2 images to place a gate, got {len(clean_images)}")
+    scores = torch.cat([dae.score(chunk).cpu() for chunk in clean_images.split(batch_size)])
+    return float(torch.quantile(scores.double(), quantile))
 
 
 class Denoise(_ModelTransform):
@@ -450,29 +480,54 @@ class Denoise(_ModelTransform):
     in the sample pass through, so it works in ``torchvision.transforms.v2.Compose`` on
     images, ``(image, label)`` pairs and dict samples.
 
+    A denoiser applied to every image also changes clean ones a little. The ``gate``
+    denoises only the images whose reconstruction score (``dae.score``: how much the
+    denoiser would change them) is above a threshold; the others are returned unchanged,
+    bit for bit. :meth:`calibrate_gate` places the threshold from clean validation images.
+
     Args:
         dae: the model, or the path of its bundle. A path is what pickling carries: each
             DataLoader worker loads the bundle itself, the weights never travel.
         batch_size: images per model call for batch inputs.
+        gate: ``None`` (default: denoise every image) or a score threshold >= 0.
 
     Example:
         >>> denoise = Denoise("runs/digits-dae")
         >>> clean = denoise(noisy_pil)                   # PIL L 16x16 in, PIL L 16x16 out
         >>> transform = v2.Compose([Denoise("runs/digits-dae"), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+        >>> gated = Denoise("runs/fmnist-dae")
+        >>> gated.calibrate_gate(clean_validation_images)   # 95% of clean images pass untouched
     """
 
-    def __init__(self, dae: DenoisingAutoencoder | str | os.PathLike, batch_size: int = 256) -> None:
+    def __init__(
+        self, dae: DenoisingAutoencoder | str | os.PathLike, batch_size: int = 256, gate: float | None = None
+    ) -> None:
         super().__init__()
         self._bundle = BundleModel(dae, DenoisingAutoencoder, "dae")
         self.batch_size = check_count("batch_size", batch_size)
+        self.gate = check_gate(gate)
 
     @property
     def dae(self) -> DenoisingAutoencoder:
         return self._bundle.model
 
+    def calibrate_gate(self, clean_images: torch.Tensor, quantile: float = 0.95) -> float:
+        """Set :attr:`gate` to the ``quantile`` of the scores of ``clean_images``, and return it.
+
+        ``quantile`` is the share of clean images like these that will pass unchanged
+        (default 0.95); the rest, and every image the denoiser would change more, are
+        denoised. Use held-out clean images of the kind the classifier was trained on.
+
+        Args:
+            clean_images: float ``[N, C, H, W]`` in [0, 1] of the model's shape, N >= 2.
+            quantile: in (0, 1).
+        """
+        self.gate = gate_threshold(self.dae, clean_images, quantile, self.batch_size)
+        return self.gate
+
     def denoise_batch(self, images: torch.Tensor) -> torch.Tensor:
         """Float images ``[B, C, H, W]`` in [0, 1] denoised ``batch_size`` at a time (same dtype and device)."""
-        return denoise_in_batches(self.dae, images, self.batch_size)
+        return denoise_in_batches(self.dae, images, self.batch_size, self.gate)
 
     def make_params(
         self, flat_inputs: list[Any], label: Any = None, generator: torch.Generator | None = None
@@ -489,10 +544,14 @@ class Denoise(_ModelTransform):
         if is_batch(image):
             return float_as(self.denoise_batch(batch_as_float(image)), image)
         batch, fmt = image_to_batch(image, self.dae.image_shape, "denoiser")
+        if self.gate is not None:
+            denoised, score = self.dae.denoise_and_score(batch)
+            return image if float(score[0]) <= self.gate else from_float_chw(denoised[0], fmt)
         return from_float_chw(self.denoise_batch(batch)[0], fmt)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(dae={self._bundle.describe()}, batch_size={self.batch_size})"
+        gate = "" if self.gate is None else f", gate={self.gate:.4g}"
+        return f"{type(self).__name__}(dae={self._bundle.describe()}, batch_size={self.batch_size}{gate})"
 
 
 @torch.no_grad()

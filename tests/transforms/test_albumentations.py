@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import build_dae, build_generator, make_pattern_data
 
+import synthaug
 import synthaug.albumentations as SA
 from synthaug.transforms import gaussian_noise, vae_variation
 
@@ -118,7 +119,7 @@ def test_pickling_carries_the_path_and_behaves_the_same(name, bundles):
 def test_repr_shows_parameters(bundles):
     assert (
         repr(SA.Denoise(bundles["dae", 1], batch_size=16, p=0.5))
-        == f"Denoise(dae={str(bundles['dae', 1])!r}, batch_size=16, p=0.5)"
+        == f"Denoise(dae={str(bundles['dae', 1])!r}, batch_size=16, gate=None, p=0.5)"
     )
     text = repr(SA.VAEVariation(build_generator("cvae"), strength=0.25, label_key="digit"))
     assert text.startswith("VAEVariation(cvae=ConditionalVAE(num_classes=3, ") and "\n" not in text
@@ -163,6 +164,22 @@ def test_denoise_lowers_the_error_on_noisy_images(trained_dae_run):
     clean_hwc = np.stack([to_hwc(x) for x in clean])
     noisy_hwc = np.stack([to_hwc(x) for x in noisy])
     assert ((denoised - clean_hwc) ** 2).mean() < 0.5 * ((noisy_hwc - clean_hwc) ** 2).mean()
+
+
+def test_gate_passes_images_below_it_unchanged(trained_dae_run):
+    clean = make_pattern_data(6, seed=2).images
+    noisy = gaussian_noise(clean, sigma=0.3, generator=torch.Generator().manual_seed(0))
+    stack = (torch.cat([clean, noisy]).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    dae = synthaug.load(trained_dae_run.out_dir)
+    scores = dae.score(torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255)
+    gate = float(scores.sort().values[len(scores) // 2 - 1 : len(scores) // 2 + 1].mean())  # between two scores
+    below = (scores <= gate).numpy()
+    transform = SA.Denoise(trained_dae_run.out_dir, gate=gate, batch_size=5)
+    out = transform(images=stack)["images"]
+    assert np.array_equal(out[below], stack[below]) and not np.array_equal(out[~below], stack[~below])
+    singles = [transform(image=image)["image"] for image in stack]
+    assert all(np.array_equal(a, b) for a, b in zip(singles, out))
+    assert A.from_dict(A.to_dict(A.Compose([transform]))).transforms[0].gate == gate
 
 
 def test_p_zero_is_the_identity(name, bundles):

@@ -12,6 +12,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+import synthaug
 from synthaug.data.image_format import detect_format
 from synthaug.transforms import (
     BatchSyntheticMix,
@@ -537,6 +538,77 @@ def test_denoise_keeps_the_model_mode():
     Denoise(dae)(make_item("pil-L"))
     assert dae.training
     dae.eval()
+
+
+def _half_gate(dae, images) -> tuple[float, torch.Tensor]:
+    """A gate half-way between the scores of ``images`` (no score near it) and which images it lets through."""
+    scores = dae.score(images)
+    middle = scores.sort().values[len(scores) // 2 - 1 : len(scores) // 2 + 1]
+    gate = float(middle.mean())  # mid-way between two scores: batch and single-image rounding cannot cross it
+    return gate, scores <= gate
+
+
+def test_gate_passes_images_below_it_unchanged_and_denoises_the_rest(trained_dae_run, noisy_patterns):
+    clean, noisy = noisy_patterns
+    dae = synthaug.load(trained_dae_run.out_dir)
+    images = torch.cat([clean, noisy])
+    gate, below = _half_gate(dae, images)
+    out = Denoise(dae, gate=gate)(images)
+    assert torch.equal(out[below], images[below])  # bit for bit
+    assert torch.allclose(out[~below], dae.denoise(images[~below]), atol=1e-6)
+    assert 0 < int(below.sum()) < len(images)
+
+
+def test_gate_keeps_uint8_and_pil_inputs_exact(trained_dae_run, noisy_patterns):
+    _, noisy = noisy_patterns
+    dae = synthaug.load(trained_dae_run.out_dir)
+    as_uint8 = noisy.mul(255).round().byte()
+    quantised = as_uint8.float() / 255
+    gate, below = _half_gate(dae, quantised)
+    out = Denoise(dae, gate=gate, batch_size=4)(as_uint8)
+    assert out.dtype == torch.uint8 and torch.equal(out[below], as_uint8[below])
+    assert not torch.equal(out[~below], as_uint8[~below])
+    for i in range(len(noisy)):
+        pil = Image.fromarray(as_uint8[i, 0].numpy(), mode="L")
+        result = Denoise(dae, gate=gate)(pil)
+        assert (result is pil) == bool(below[i])
+
+
+def test_a_gate_above_every_score_is_the_identity_and_zero_denoises_all(noisy_patterns):
+    dae = model("dae", 1)
+    _, noisy = noisy_patterns
+    assert torch.equal(Denoise(dae, gate=1.0)(noisy), noisy)  # scores are mean squared changes in [0, 1]
+    assert torch.allclose(Denoise(dae, gate=0.0)(noisy), dae.denoise(noisy), atol=1e-6)
+
+
+def test_calibrate_gate_lets_that_share_of_clean_images_through(trained_dae_run, noisy_patterns):
+    clean, noisy = noisy_patterns
+    dae = synthaug.load(trained_dae_run.out_dir)
+    denoise = Denoise(dae, batch_size=8)
+    gate = denoise.calibrate_gate(clean, quantile=0.8)
+    assert denoise.gate == gate and f"gate={gate:.4g}" in repr(denoise)
+    passed = float((dae.score(clean) <= gate).float().mean())
+    assert 0.75 <= passed <= 0.85
+    # The trained denoiser changes noisy images more than clean ones: most of them are past the gate.
+    assert float((dae.score(noisy) > gate).float().mean()) > 0.8
+    copy = pickle.loads(pickle.dumps(denoise))
+    assert copy.gate == gate
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda d: Denoise(d, gate=-0.1), ValueError, r"gate must be None or a reconstruction-score threshold >= 0"),
+        (lambda d: Denoise(d, gate="high"), TypeError, r"gate must be None or a reconstruction-score threshold"),
+        (lambda d: Denoise(d).calibrate_gate(torch.rand(4, 1, SIZE, SIZE), quantile=1.0), ValueError, r"quantile"),
+        (lambda d: Denoise(d).calibrate_gate(torch.rand(1, 1, SIZE, SIZE)), ValueError, r"at least 2 images"),
+        (lambda d: Denoise(d).calibrate_gate(torch.rand(4, 1, 5, 5)), ValueError, r"clean_images must have shape"),
+        (lambda d: Denoise(d).calibrate_gate(np.zeros((4, 1, SIZE, SIZE))), TypeError, r"clean_images must be"),
+    ],
+)
+def test_bad_gates_are_refused(build, error, message):
+    with pytest.raises(error, match=message):
+        build(model("dae", 1))
 
 
 # -- VAEVariation -------------------------------------------------------------------------------

@@ -174,33 +174,36 @@ def classifier(train: LabelledImages, k: int, steps: int, path: Path, augment: b
     return model.eval()
 
 
+def trained_bundle(path: Path, steps: int, train: Callable[[], None]) -> tuple[Any, float]:
+    """The bundle at ``path`` and its training seconds: ``train()`` runs (timed) only when there is none yet."""
+    if not (path / "config.json").exists():
+        t0 = time.perf_counter()
+        train()
+        seconds = round(time.perf_counter() - t0, 1)
+        (path / "bench_training.json").write_text(json.dumps({"steps": steps, "seconds": seconds}) + "\n")
+    return synthaug.load(path), json.loads((path / "bench_training.json").read_text())["seconds"]
+
+
 def train_dae(train: LabelledImages, steps: int, width: int, path: Path, preview: torch.Tensor) -> tuple[Any, float]:
-    if (path / "config.json").exists():
-        return synthaug.load(path), json.loads((path / "bench_training.json").read_text())["seconds"]
-    shape = train.images.shape
-    with seeded(0):
-        dae = synthaug.DenoisingAutoencoder(channels=shape[1], image_size=shape[2], width=width)
-    t0 = time.perf_counter()
-    trainer = DAETrainer(dae, path, steps=steps, seed=0, progress=False, sample_every=0,
-                         corruptions=None, corruption_params=TRAIN_PARAMS, preview_images=preview)  # fmt: skip
-    trainer.fit(train)
-    seconds = round(time.perf_counter() - t0, 1)
-    (path / "bench_training.json").write_text(json.dumps({"steps": steps, "seconds": seconds}) + "\n")
-    return synthaug.load(path), seconds
+    def fit() -> None:
+        with seeded(0):
+            dae = synthaug.DenoisingAutoencoder(
+                channels=train.images.shape[1], image_size=train.images.shape[2], width=width
+            )
+        DAETrainer(dae, path, steps=steps, seed=0, progress=False, sample_every=0,
+                   corruptions=None, corruption_params=TRAIN_PARAMS, preview_images=preview).fit(train)  # fmt: skip
+
+    return trained_bundle(path, steps, fit)
 
 
 def train_cvae(train: LabelledImages, steps: int, path: Path, names: list[str] | None) -> tuple[Any, float]:
-    if (path / "config.json").exists():
-        return synthaug.load(path), json.loads((path / "bench_training.json").read_text())["seconds"]
-    shape = train.images.shape
-    k = int(train.labels.max()) + 1
-    with seeded(0):
-        vae = synthaug.ConditionalVAE(num_classes=k, channels=shape[1], image_size=shape[2], class_names=names)
-    t0 = time.perf_counter()
-    CVAETrainer(vae, path, steps=steps, seed=0, progress=False, sample_every=0).fit(train)
-    seconds = round(time.perf_counter() - t0, 1)
-    (path / "bench_training.json").write_text(json.dumps({"steps": steps, "seconds": seconds}) + "\n")
-    return synthaug.load(path), seconds
+    def fit() -> None:
+        shape, k = train.images.shape, int(train.labels.max()) + 1
+        with seeded(0):
+            vae = synthaug.ConditionalVAE(num_classes=k, channels=shape[1], image_size=shape[2], class_names=names)
+        CVAETrainer(vae, path, steps=steps, seed=0, progress=False, sample_every=0).fit(train)
+
+    return trained_bundle(path, steps, fit)
 
 
 @torch.no_grad()
